@@ -1,0 +1,39 @@
+# Two entry points: `make run` (the server) and `make test` (the whole suite). Both set up what they need.
+.PHONY: setup images web run test test-fast bench lint clean
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+setup:
+	scripts/bootstrap
+
+images: setup
+	$(PY) -m runner.sandbox.images build
+
+web:
+	scripts/build-web
+
+run: setup web
+	$(VENV)/bin/decode-runner serve
+
+test:
+	scripts/bootstrap --browser
+	scripts/build-web
+	$(PY) -m pytest
+	$(VENV)/bin/decode-runner validate exercises/
+
+# Pure units only: no Docker, no browser (seconds).
+test-fast:
+	scripts/bootstrap --no-images
+	$(PY) -m pytest -m "not docker and not browser and not postgres"
+
+bench: setup web
+	$(PY) -m bench
+
+lint:
+	$(VENV)/bin/ruff check runner tests bench
+	$(VENV)/bin/ruff format --check runner tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist data test-artifacts

@@ -1,0 +1,52 @@
+"""French sentences for how a run ended when the program itself did not report an error."""
+
+from __future__ import annotations
+
+from runner.sandbox.models import Limits, Outcome
+
+_KIB = 1024
+_MIB = 1024 * 1024
+
+
+def seconds(value: float) -> str:
+    """``10`` → "10 s", ``2.5`` → "2,5 s" (French decimal comma)."""
+    text = f"{value:g}" if value == int(value) else f"{value:.1f}".rstrip("0")
+    return text.replace(".", ",") + " s"
+
+
+def size(value_bytes: int) -> str:
+    """A size in French units: "64 Kio", "1 Mio", "512 octets"."""
+    if value_bytes >= _MIB and value_bytes % _MIB == 0:
+        return f"{value_bytes // _MIB} Mio"
+    if value_bytes >= _KIB:
+        return f"{value_bytes / _KIB:g} Kio".replace(".", ",")
+    return f"{value_bytes} octets"
+
+
+def outcome_message(outcome: Outcome, limits: Limits, time_s: float) -> str:
+    """What ``outcome`` means for the learner; ``time_s`` is the time limit that applied."""
+    if outcome is Outcome.OK:
+        return "Ton programme s'est terminé normalement."
+    if outcome is Outcome.ERROR:
+        return "Ton programme s'est arrêté sur une erreur."
+    if outcome is Outcome.TIMEOUT:
+        return (
+            f"Ton programme a dépassé {seconds(time_s)} : y a-t-il une boucle infinie, ou un "
+            "input() qui attend une ligne qui ne vient pas ?"
+        )
+    if outcome is Outcome.MEMORY:
+        return (
+            f"Ton programme a utilisé plus de {limits.memory_mib} Mio de mémoire : une liste "
+            "grandit-elle sans fin ?"
+        )
+    if outcome is Outcome.OUTPUT_LIMIT:
+        return (
+            f"Ton programme a affiché plus de {size(limits.output_bytes)} : un print dans une "
+            "boucle qui ne s'arrête pas ?"
+        )
+    if outcome is Outcome.STOPPED:
+        return "Exécution arrêtée."
+    return (
+        "Le service d'exécution est momentanément indisponible. Ton code n'est pas en cause : "
+        "réessaie dans quelques instants."
+    )

@@ -1,0 +1,111 @@
+"""The sandbox's vocabulary: languages, limits, submissions, outcomes and the events a session streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+Stream = Literal["stdout", "stderr"]
+
+
+class Language(StrEnum):
+    PYTHON = "python"
+    JAVASCRIPT = "javascript"
+
+
+class Outcome(StrEnum):
+    """How one run (or a whole submission) ended."""
+
+    OK = "ok"
+    ERROR = "error"  # non-zero exit
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    OUTPUT_LIMIT = "output_limit"
+    STOPPED = "stopped"
+    UNAVAILABLE = "unavailable"  # engine down or image missing
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission; ``time_s`` is the wall time of each run."""
+
+    time_s: float = 10.0
+    cpus: float = 1.0
+    memory_mib: int = 256
+    pids: int = 64
+    output_bytes: int = 64 * 1024
+    tmp_mib: int = 16
+
+    def clamp(self, maxima: Limits) -> Limits:
+        """These limits, none above ``maxima``."""
+        return Limits(
+            time_s=min(self.time_s, maxima.time_s),
+            cpus=min(self.cpus, maxima.cpus),
+            memory_mib=min(self.memory_mib, maxima.memory_mib),
+            pids=min(self.pids, maxima.pids),
+            output_bytes=min(self.output_bytes, maxima.output_bytes),
+            tmp_mib=min(self.tmp_mib, maxima.tmp_mib),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One process inside the submission's container.
+
+    ``stdin=None`` makes the run interactive: its input comes from ``Session.send_stdin``.
+    A string is its whole input, after which stdin is closed.
+    """
+
+    stdin: str | None = None
+    time_s: float | None = None  # overrides Limits.time_s for this run
+
+
+@dataclass(frozen=True)
+class Submission:
+    language: Language
+    code: str
+    runs: tuple[Run, ...] = (Run(),)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    index: int
+
+
+@dataclass(frozen=True)
+class Output:
+    index: int
+    stream: Stream
+    data: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The end of one run, with everything it printed (up to the output limit)."""
+
+    index: int
+    outcome: Outcome
+    exit_code: int | None
+    duration_ms: float
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of the whole submission; always the last event of a session.
+
+    ``outcome`` is the first run's outcome that was not ``ok``, else ``ok``;
+    ``detail`` is an operator-facing English reason (e.g. which image is missing).
+    """
+
+    outcome: Outcome
+    exit_code: int | None
+    duration_ms: float
+    runs_completed: int
+    detail: str = ""
+
+
+Event = RunStarted | Output | RunFinished | Finished

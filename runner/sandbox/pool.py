@@ -1,0 +1,83 @@
+"""A bounded warm pool: per language, containers already started and waiting for their one submission.
+
+A pooled container has never run learner code; ``take`` hands it out once and the pool refills in the
+background. Only submissions with the default limits use it (limits are fixed when a container is made).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from runner.sandbox.docker_api import Container, DockerAPI, SandboxUnavailable
+from runner.sandbox.models import Language, Limits
+
+logger = logging.getLogger(__name__)
+
+RETRY_MIN_S, RETRY_MAX_S = 0.5, 30.0
+
+
+class WarmPool:
+    def __init__(self, docker: DockerAPI, limits: Limits, size: int) -> None:
+        self._docker = docker
+        self._limits = limits
+        self._size = size
+        self._ready: dict[Language, deque[Container]] = {lang: deque() for lang in Language}
+        self._wanted: dict[Language, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self._size <= 0:
+            return
+        for language in Language:
+            self._wanted[language] = asyncio.Event()
+            self._wanted[language].set()
+            self._tasks.append(asyncio.create_task(self._fill(language), name=f"pool-{language}"))
+
+    def take(self, language: Language, limits: Limits) -> Container | None:
+        if limits != self._limits:
+            return None
+        ready = self._ready[language]
+        while ready:
+            container = ready.popleft()
+            self._wanted[language].set()
+            if container.attachment.alive:
+                return container
+            # Died while waiting (engine restart): throw it away.
+            asyncio.create_task(self._docker.remove(container.id))
+        return None
+
+    def owns(self, container_id: str) -> bool:
+        return any(c.id == container_id for ready in self._ready.values() for c in ready)
+
+    def ready_count(self, language: Language) -> int:
+        return len(self._ready[language])
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for ready in self._ready.values():
+            while ready:
+                container = ready.popleft()
+                container.attachment.close()
+                await self._docker.remove(container.id)
+
+    async def _fill(self, language: Language) -> None:
+        delay = RETRY_MIN_S
+        wanted = self._wanted[language]
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            while len(self._ready[language]) < self._size:
+                try:
+                    container = await self._docker.launch(language, self._limits)
+                except SandboxUnavailable as exc:
+                    logger.warning("warm pool (%s): %s; retrying in %.1f s", language, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_S)
+                    continue
+                delay = RETRY_MIN_S
+                self._ready[language].append(container)

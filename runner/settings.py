@@ -1,0 +1,100 @@
+"""Every setting of the runner, read once from ``DECODE_*`` environment variables into one typed object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "DECODE_"
+
+
+class SettingsError(ValueError):
+    """A setting's environment variable holds a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runner settings. Each field ``name`` is read from ``DECODE_<NAME>``."""
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    exercises_dir: Path = Path("exercises")
+    database_url: str = "sqlite+aiosqlite:///data/decode-runner.sqlite3"
+    # Origins (scheme://host[:port]) allowed to open /ws besides the page's own origin.
+    allowed_origins: tuple[str, ...] = ()
+    # Origins allowed to frame /embed/{id} (CSP frame-ancestors) and to receive postMessage events.
+    embed_origins: tuple[str, ...] = ()
+    max_code_bytes: int = 64 * 1024
+    max_frame_bytes: int = 1024 * 1024
+    # Capacity: concurrent sandboxes, FIFO queue length, per-learner submissions per minute.
+    max_concurrent: int = 4
+    queue_size: int = 200
+    rate_per_minute: int = 30
+    shutdown_grace_s: float = 5.0
+    log_level: str = "info"
+
+    # Sandbox engine
+    docker_socket: str = "/var/run/docker.sock"
+    sandbox_runtime: str = ""  # "" = Docker's default (runc); "runsc" = gVisor
+    instance: str = "default"  # label value; the reaper removes only this instance's orphans
+    image_prefix: str = "decode-runner"
+    pool_size: int = 2  # warm containers per language (0 disables the pool)
+
+    # Default limits per run, and the maxima an exercise may ask for.
+    time_limit_s: float = 10.0
+    cpus: float = 1.0
+    memory_mib: int = 256
+    pids: int = 64
+    output_bytes: int = 64 * 1024
+    tmp_mib: int = 16
+    max_time_limit_s: float = 30.0
+    max_cpus: float = 1.0
+    max_memory_mib: int = 512
+    max_pids: int = 128
+    max_output_bytes: int = 1024 * 1024
+    max_tmp_mib: int = 64
+
+    # Web server (added by the server work)
+    web_dir: Path = Path("web/dist")  # the built front end: index.html, exercise.html, assets/
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); ``overrides`` win over both."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = _parse(key, env[key], hints[f.name])
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(key: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Path:
+            return Path(raw)
+        if kind == tuple[str, ...]:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: expected {getattr(kind, '__name__', kind)}") from None

@@ -1,0 +1,221 @@
+"""ProgressStore: what each learner did on each exercise, in SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import case, event, func, literal, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from runner.store import revisions
+from runner.store.tables import UTCDateTime, learners, progress
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(RuntimeError):
+    """The database failed; ``operation`` names what the store was doing."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(f"{operation}: {reason}")
+        self.operation = operation
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExerciseProgress:
+    exercise_id: str
+    attempts: int = 0
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    solved: bool = False
+    solved_at: datetime | None = None
+    hints_revealed: int = 0
+    last_code: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProgressStore:
+    """Progress per learner and exercise. ``open`` connects and migrates; ``close`` disposes."""
+
+    def __init__(self, url: str) -> None:
+        self._url: URL = make_url(url)
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._url.get_backend_name() == "sqlite"
+
+    async def open(self) -> None:
+        """Create the engine (and SQLite's directory), then bring the schema to the latest revision."""
+        if self.is_sqlite and self._url.database not in (None, "", ":memory:"):
+            Path(str(self._url.database)).parent.mkdir(parents=True, exist_ok=True)
+        self._engine = create_async_engine(self._url)
+        if self.is_sqlite:
+            event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
+        await self.migrate()
+
+    async def migrate(self) -> None:
+        """Run Alembic's upgrade to head on one connection (sync Alembic through ``run_sync``)."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(revisions.upgrade)
+        except SQLAlchemyError as exc:
+            raise StoreError("migrate", str(exc)) from exc
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StoreError("use", "the store is not open")
+        return self._engine
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(1))
+        except (SQLAlchemyError, StoreError, OSError):
+            logger.warning("database ping failed", exc_info=True)
+            return False
+        return True
+
+    async def register_learner(self, learner: str) -> None:
+        await self._write("register_learner", lambda conn: _ensure_learner(conn, learner))
+
+    async def get(self, learner: str, exercise: str) -> ExerciseProgress:
+        """The learner's progress on ``exercise`` (all zeros when nothing is recorded)."""
+        rows = await self._read(
+            "get",
+            select(progress).where(
+                progress.c.learner_id == learner, progress.c.exercise_id == exercise
+            ),
+        )
+        return _progress(rows[0]) if rows else ExerciseProgress(exercise)
+
+    async def all_for(self, learner: str) -> dict[str, ExerciseProgress]:
+        rows = await self._read("all_for", select(progress).where(progress.c.learner_id == learner))
+        return {row["exercise_id"]: _progress(row) for row in rows}
+
+    async def record_attempt(self, learner: str, exercise: str, code: str) -> ExerciseProgress:
+        """Count one submission (run or check) and keep its code."""
+        now = _now()
+        first = func.coalesce(progress.c.first_attempt_at, literal(now, UTCDateTime()))
+        changes = {
+            "attempts": progress.c.attempts + 1,
+            "first_attempt_at": first,
+            "last_attempt_at": now,
+            "last_code": code,
+        }
+        await self._upsert("record_attempt", learner, exercise, changes)
+        return await self.get(learner, exercise)
+
+    async def record_solved(self, learner: str, exercise: str) -> ExerciseProgress:
+        """Mark solved; ``solved_at`` keeps the first time."""
+        now = _now()
+        solved_at = func.coalesce(progress.c.solved_at, literal(now, UTCDateTime()))
+        changes = {"solved": True, "solved_at": solved_at}
+        await self._upsert("record_solved", learner, exercise, changes)
+        return await self.get(learner, exercise)
+
+    async def save_code(self, learner: str, exercise: str, code: str) -> None:
+        await self._upsert("save_code", learner, exercise, {"last_code": code})
+
+    async def reveal_hint(self, learner: str, exercise: str, total: int) -> int:
+        """Reveal one more hint, never more than ``total``; returns how many are revealed."""
+        revealed = progress.c.hints_revealed
+        changes = {"hints_revealed": case((revealed < total, revealed + 1), else_=revealed)}
+        if total > 0:
+            await self._upsert("reveal_hint", learner, exercise, changes)
+        return (await self.get(learner, exercise)).hints_revealed
+
+    async def _upsert(self, operation: str, learner: str, exercise: str, changes: dict[str, Any]) -> None:
+        """UPDATE the row, INSERT it when missing; portable (no dialect-specific upsert)."""
+
+        async def write(conn: AsyncConnection) -> None:
+            await _ensure_learner(conn, learner)
+            where = (progress.c.learner_id == learner) & (progress.c.exercise_id == exercise)
+            result = await conn.execute(update(progress).where(where).values(updated_at=_now(), **changes))
+            if result.rowcount == 0:
+                await conn.execute(progress.insert().values(_initial_row(learner, exercise)))
+                await conn.execute(update(progress).where(where).values(**changes))
+
+        await self._write(operation, write)
+
+    async def _write(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction; a concurrent insert of the same row retries once."""
+        for attempt in (1, 2):
+            try:
+                async with self.engine.begin() as conn:
+                    return await work(conn)
+            except IntegrityError as exc:
+                if attempt == 2:
+                    raise StoreError(operation, str(exc)) from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(operation, str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    async def _read(self, operation: str, query: Any) -> list[dict[str, Any]]:
+        try:
+            async with self.engine.connect() as conn:
+                result = await conn.execute(query)
+                return [dict(row._mapping) for row in result]
+        except SQLAlchemyError as exc:
+            raise StoreError(operation, str(exc)) from exc
+
+
+async def _ensure_learner(conn: AsyncConnection, learner: str) -> None:
+    found = await conn.execute(select(learners.c.id).where(learners.c.id == learner))
+    if found.first() is None:
+        await conn.execute(learners.insert().values(id=learner, created_at=_now()))
+
+
+def _initial_row(learner: str, exercise: str) -> dict[str, Any]:
+    return {
+        "learner_id": learner,
+        "exercise_id": exercise,
+        "attempts": 0,
+        "solved": False,
+        "hints_revealed": 0,
+        "updated_at": _now(),
+    }
+
+
+def _progress(row: dict[str, Any]) -> ExerciseProgress:
+    return ExerciseProgress(
+        exercise_id=row["exercise_id"],
+        attempts=row["attempts"],
+        first_attempt_at=row["first_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        solved=bool(row["solved"]),
+        solved_at=row["solved_at"],
+        hints_revealed=row["hints_revealed"],
+        last_code=row["last_code"],
+    )
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; the busy timeout makes writers wait, not fail."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+

@@ -1,0 +1,201 @@
+"""The JSON HTTP API (docs/http-api.md): session, config, course, exercises, hints, progress, health."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from runner.exercises import Exercise
+from runner.store import ExerciseProgress
+from runner.web.identity import LEARNER_HEADER, InvalidLearner, new_learner, parse_learner
+from runner.web.render import instructions_html
+from runner.web.runtime import Runtime
+
+NO_STORE = {"cache-control": "no-store"}
+LANGUAGES = ["fr", "en"]
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ApiError(Exception):
+    """Answered as ``{"error": code, "message": French}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def json_response(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _learner(request: Request, required: bool) -> str | None:
+    try:
+        learner = parse_learner(request.headers.get(LEARNER_HEADER))
+    except InvalidLearner:
+        raise ApiError(400, "learner", "Identifiant d'apprenant invalide : recharge la page.") from None
+    if learner is None and required:
+        raise ApiError(400, "learner", "Identifiant d'apprenant manquant : recharge la page.")
+    return learner
+
+
+def _exercise(request: Request) -> Exercise:
+    exercise = _runtime(request).require_catalog().get(request.path_params["exercise_id"])
+    if exercise is None:
+        raise ApiError(404, "not_found", "Exercice introuvable.")
+    return exercise
+
+
+def status_of(progress: ExerciseProgress | None) -> str:
+    if progress is None:
+        return "todo"
+    if progress.solved:
+        return "solved"
+    started = progress.attempts or progress.hints_revealed or progress.last_code is not None
+    return "started" if started else "todo"
+
+
+async def create_session(request: Request) -> Response:
+    learner = new_learner()
+    await _runtime(request).store.register_learner(learner)
+    return json_response({"learner": learner})
+
+
+async def config(request: Request) -> Response:
+    settings = _runtime(request).settings
+    return json_response(
+        {
+            "embed_origins": list(settings.embed_origins),
+            "languages": LANGUAGES,
+            "max_code_bytes": settings.max_code_bytes,
+        }
+    )
+
+
+async def courses(request: Request) -> Response:
+    runtime = _runtime(request)
+    catalog = runtime.require_catalog()
+    learner = _learner(request, required=False)
+    done = await runtime.store.all_for(learner) if learner else {}
+    weeks = []
+    for week in catalog.course.weeks:
+        exercises = [
+            {"id": e.id, "title": e.title, "language": str(e.language), "status": status_of(done.get(e.id))}
+            for e in (catalog.get(i) for i in week.exercise_ids)
+            if e is not None
+        ]
+        weeks.append({"number": week.number, "title": week.title, "exercises": exercises})
+    return json_response({"title": catalog.course.title, "weeks": weeks})
+
+
+async def exercise_detail(request: Request) -> Response:
+    runtime = _runtime(request)
+    exercise = _exercise(request)
+    learner = _learner(request, required=False)
+    progress = await runtime.store.get(learner, exercise.id) if learner else None
+    catalog = runtime.require_catalog()
+    code = progress.last_code if progress and progress.last_code is not None else exercise.starter
+    revealed = progress.hints_revealed if progress else 0
+    return json_response(
+        {
+            "id": exercise.id,
+            "title": exercise.title,
+            "language": str(exercise.language),
+            "week": exercise.week,
+            "instructions_html": instructions_html(exercise.instructions),
+            "code": code,
+            "starter": exercise.starter,
+            "examples": [
+                {"name": t.name, "stdin": t.stdin, "expected": t.expected}
+                for t in exercise.tests
+                if not t.hidden
+            ],
+            "hints_total": len(exercise.hints),
+            "hints": list(exercise.hints[:revealed]),
+            "status": status_of(progress),
+            "attempts": progress.attempts if progress else 0,
+            "next": catalog.next_id(exercise.id),
+            "previous": catalog.previous_id(exercise.id),
+        }
+    )
+
+
+async def reveal_hint(request: Request) -> Response:
+    exercise = _exercise(request)
+    learner = _learner(request, required=True)
+    assert learner is not None
+    total = len(exercise.hints)
+    revealed = await _runtime(request).store.reveal_hint(learner, exercise.id, total)
+    return json_response({"hints": list(exercise.hints[:revealed]), "hints_total": total})
+
+
+async def save_code(request: Request) -> Response:
+    exercise = _exercise(request)
+    learner = _learner(request, required=True)
+    assert learner is not None
+    runtime = _runtime(request)
+    body = await request.body()
+    if len(body) > runtime.settings.max_code_bytes * 2 + 1024:
+        raise ApiError(413, "too_large", "Ton programme est trop long.")
+    try:
+        document = json.loads(body)
+        code = document["code"]
+        if not isinstance(code, str):
+            raise TypeError(code)
+        size = len(code.encode("utf-8"))
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "invalid_body", "Corps de requête invalide : {\"code\": \"…\"} attendu.") from None
+    if size > runtime.settings.max_code_bytes:
+        raise ApiError(413, "too_large", "Ton programme est trop long.")
+    await runtime.store.save_code(learner, exercise.id, code)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+async def progress(request: Request) -> Response:
+    learner = _learner(request, required=True)
+    assert learner is not None
+    records = await _runtime(request).store.all_for(learner)
+    exercises = {
+        exercise_id: {
+            "attempts": p.attempts,
+            "solved": p.solved,
+            "solved_at": p.solved_at.isoformat().replace("+00:00", "Z") if p.solved_at else None,
+            "hints_revealed": p.hints_revealed,
+            "status": status_of(p),
+        }
+        for exercise_id, p in records.items()
+    }
+    return json_response({"learner": learner, "exercises": exercises})
+
+
+async def healthz(request: Request) -> Response:
+    body = await _runtime(request).health()
+    return json_response(body, status=503 if body["failing"] else 200)
+
+
+async def metrics(request: Request) -> Response:
+    text = _runtime(request).render_metrics()
+    return PlainTextResponse(text, media_type=METRICS_CONTENT_TYPE, headers=NO_STORE)
+
+
+routes = [
+    Route("/api/session", create_session, methods=["POST"]),
+    Route("/api/config", config),
+    Route("/api/courses", courses),
+    Route("/api/exercises/{exercise_id}", exercise_detail),
+    Route("/api/exercises/{exercise_id}/hints", reveal_hint, methods=["POST"]),
+    Route("/api/exercises/{exercise_id}/code", save_code, methods=["PUT"]),
+    Route("/api/progress", progress),
+    Route("/healthz", healthz),
+    Route("/metrics", metrics),
+]

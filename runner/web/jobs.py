@@ -1,0 +1,230 @@
+"""Job: one accepted submission of one connection, from the queue to ``finished`` and ``progress``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from enum import StrEnum
+from typing import Any
+
+import anyio
+
+from runner import checking, feedback
+from runner.exercises import Exercise, limits_for
+from runner.sandbox import Finished, Outcome, Output, Run, RunFinished, Session, Submission
+from runner.store import ExerciseProgress, StoreError
+from runner.web import protocol
+from runner.web.capacity import QueueFull
+from runner.web.protocol import ErrorCode, Mode
+from runner.web.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+UNAVAILABLE_MESSAGE = (
+    "Le bac à sable est indisponible pour le moment : ton code n'a pas été exécuté. "
+    "Réessaie dans un instant."
+)
+UNAVAILABLE = "unavailable"
+PASSED = "passed"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class Job:
+    """Waits for a sandbox, runs the submission, streams its events, records progress."""
+
+    def __init__(
+        self, runtime: Runtime, learner: str, exercise: Exercise, code: str, mode: Mode, send: Send
+    ) -> None:
+        self.runtime = runtime
+        self.learner = learner
+        self.exercise = exercise
+        self.code = code
+        self.mode = mode
+        self.state = JobState.QUEUED
+        self._send = send
+        self._session: Session | None = None
+        self._stop_requested = False
+        self._waiting = anyio.CancelScope()
+
+    @property
+    def interactive(self) -> bool:
+        return self.mode is Mode.RUN
+
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    async def run(self) -> None:
+        self.runtime.jobs.add(self)
+        try:
+            async with AsyncExitStack() as stack:
+                with self._waiting:
+                    await stack.enter_async_context(self.runtime.capacity.slot(self._on_position))
+                if self._waiting.cancelled_caught:
+                    await self._send(self._stopped_while_queued())
+                    return
+                self.state = JobState.RUNNING
+                await self._record_attempt()
+                await (self._check() if self.mode is Mode.CHECK else self._interactive_run())
+        except QueueFull:
+            self.runtime.metrics.reject(ErrorCode.OVERLOADED)
+            await self._send(protocol.error(ErrorCode.OVERLOADED))
+        except Exception:
+            logger.exception("submission failed (%s, %s)", self.exercise.id, self.mode)
+            await self._send(protocol.error(ErrorCode.INTERNAL))
+        finally:
+            self.state = JobState.DONE
+            self.runtime.jobs.discard(self)
+
+    async def stop(self) -> None:
+        """Leave the queue, or kill the container at once."""
+        self._stop_requested = True
+        if self.state is JobState.QUEUED:
+            self._waiting.cancel()
+        elif self._session is not None:
+            await _quietly(self._session.stop)
+
+    async def send_stdin(self, data: str) -> None:
+        session = self._session
+        if session is not None:
+            await _quietly(lambda: session.send_stdin(data))
+
+    async def close_stdin(self) -> None:
+        session = self._session
+        if session is not None:
+            await _quietly(session.close_stdin)
+
+    async def _on_position(self, position: int) -> None:
+        await self._send(protocol.queued(position))
+
+    async def _interactive_run(self) -> None:
+        limits = limits_for(self.exercise, self.runtime.settings)
+        submission = Submission(self.exercise.language, self.code, (Run(stdin=None),), limits)
+        finished: Finished | None = None
+        last: RunFinished | None = None
+        async with self.runtime.sandbox.session(submission) as session:
+            await self._open(session, total=1)
+            async for event in session:
+                if isinstance(event, Output):
+                    await self._send(protocol.output(event.stream, event.data))
+                elif isinstance(event, RunFinished):
+                    last = event
+                elif isinstance(event, Finished):
+                    finished = event
+            self._session = None
+        assert finished is not None
+        self._observe(finished, str(finished.outcome))
+        await self._send(self._run_finished(finished, last, limits.time_s))
+
+    async def _check(self) -> None:
+        submission = checking.submission_for(self.exercise, self.code, self.runtime.settings)
+        results: list[Any] = []
+        finished: Finished | None = None
+        async with self.runtime.sandbox.session(submission) as session:
+            await self._open(session, total=len(submission.runs))
+            async for event in session:
+                if isinstance(event, RunFinished):
+                    result = checking.grade(self.exercise, event)
+                    results.append(result)
+                    await self._send({**result.public(), "type": "test"})
+                elif isinstance(event, Finished):
+                    finished = event
+            self._session = None
+        assert finished is not None
+        await self._check_finished(finished, results)
+
+    async def _open(self, session: Session, total: int) -> None:
+        self._session = session
+        if self._stop_requested:
+            await _quietly(session.stop)
+        await self._send(protocol.started(self.mode, self.exercise.id, total))
+
+    async def _check_finished(self, finished: Finished, results: list[Any]) -> None:
+        summary = checking.summarize(self.exercise, results, finished)
+        payload: dict[str, Any] = {"explanation": None, **summary.public()}
+        payload.update(type="finished", mode=str(Mode.CHECK))
+        if finished.outcome is Outcome.UNAVAILABLE:
+            logger.error("sandbox unavailable: %s", finished.detail)
+            payload.update(status=UNAVAILABLE, message=UNAVAILABLE_MESSAGE)
+        self._observe(finished, str(payload["status"]))
+        progress = await self._record_result(payload["status"] == PASSED)
+        await self._send(payload)
+        if progress is not None:
+            await self._send(protocol.progress(self.exercise.id, progress.solved, progress.attempts))
+
+    def _run_finished(
+        self, finished: Finished, last: RunFinished | None, time_s: float
+    ) -> dict[str, Any]:
+        outcome = finished.outcome
+        if outcome is Outcome.UNAVAILABLE:
+            logger.error("sandbox unavailable: %s", finished.detail)
+            message = UNAVAILABLE_MESSAGE
+        else:
+            limits = limits_for(self.exercise, self.runtime.settings)
+            message = feedback.outcome_message(outcome, limits, time_s)
+        explanation = None
+        if last is not None and last.stderr and outcome is not Outcome.STOPPED:
+            found = feedback.explain(self.exercise.language, last.stderr, self.code)
+            explanation = found.public() if found is not None else None
+        return {
+            "type": "finished",
+            "mode": str(Mode.RUN),
+            "status": str(outcome),
+            "exit_code": finished.exit_code,
+            "duration_ms": finished.duration_ms,
+            "passed": None,
+            "total": None,
+            "message": message,
+            "explanation": explanation,
+        }
+
+    def _stopped_while_queued(self) -> dict[str, Any]:
+        return {
+            "type": "finished",
+            "mode": str(self.mode),
+            "status": str(Outcome.STOPPED),
+            "exit_code": None,
+            "duration_ms": 0.0,
+            "passed": 0 if self.mode is Mode.CHECK else None,
+            "total": len(self.exercise.tests) if self.mode is Mode.CHECK else None,
+            "message": "Exécution annulée avant son démarrage.",
+            "explanation": None,
+        }
+
+    def _observe(self, finished: Finished, status: str) -> None:
+        language = str(self.exercise.language)
+        self.runtime.metrics.observe_run(language, str(self.mode), status, finished.duration_ms / 1000)
+
+    async def _record_attempt(self) -> None:
+        """Counted when the sandbox is ours; shielded so a disconnect cannot lose it."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.runtime.store.record_attempt(self.learner, self.exercise.id, self.code)
+            except StoreError:
+                logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
+
+    async def _record_result(self, solved: bool) -> ExerciseProgress | None:
+        with anyio.CancelScope(shield=True):
+            try:
+                if solved:
+                    return await self.runtime.store.record_solved(self.learner, self.exercise.id)
+                return await self.runtime.store.get(self.learner, self.exercise.id)
+            except StoreError:
+                logger.exception("progress not recorded (result) for %s", self.exercise.id)
+                return None
+
+
+async def _quietly(action: Callable[[], Awaitable[None]]) -> None:
+    """Stop and stdin race with the program's end; a container already gone is not an error."""
+    try:
+        await action()
+    except Exception:
+        logger.debug("sandbox call failed (submission probably over)", exc_info=True)

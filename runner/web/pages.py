@@ -1,0 +1,70 @@
+"""The built front end (web/dist): pages with a strict CSP, and its static assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from runner.settings import Settings
+from runner.web.runtime import Runtime
+
+MISSING_HINT = (
+    "Interface web non construite : lancez `make web`. / "
+    "Web front end not built: run `make web`.\n"
+)
+_BASE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors "
+)
+
+
+def content_security_policy(embed: bool, embed_origins: tuple[str, ...]) -> str:
+    ancestors = " ".join(("'self'", *embed_origins)) if embed else "'none'"
+    return _BASE_CSP + ancestors
+
+
+def page_headers(embed: bool, settings: Settings) -> dict[str, str]:
+    headers = {
+        "content-security-policy": content_security_policy(embed, settings.embed_origins),
+        "referrer-policy": "same-origin",
+        "cache-control": "no-cache",
+    }
+    if not embed:
+        headers["x-frame-options"] = "DENY"
+    return headers
+
+
+def _page(request: Request, name: str, embed: bool) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    path = Path(runtime.settings.web_dir) / name
+    headers = page_headers(embed, runtime.settings)
+    if not path.is_file():
+        return PlainTextResponse(MISSING_HINT, status_code=503, headers=headers)
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def index(request: Request) -> Response:
+    return _page(request, "index.html", embed=False)
+
+
+async def exercise_page(request: Request) -> Response:
+    return _page(request, "exercise.html", embed=False)
+
+
+async def embed_page(request: Request) -> Response:
+    return _page(request, "exercise.html", embed=True)
+
+
+def routes(settings: Settings) -> list[Route | Mount]:
+    assets = StaticFiles(directory=Path(settings.web_dir) / "assets", check_dir=False)
+    return [
+        Route("/", index),
+        Route("/exercise/{exercise_id}", exercise_page),
+        Route("/embed/{exercise_id}", embed_page),
+        Mount("/assets", app=assets, name="assets"),
+    ]

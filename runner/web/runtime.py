@@ -1,0 +1,123 @@
+"""Runtime: everything the server composes (catalog, sandbox, store, capacity), started in lifespan."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from runner.exercises import Catalog, load_catalog
+from runner.sandbox import Sandbox
+from runner.settings import Settings
+from runner.store import ProgressStore
+from runner.web.capacity import Capacity, RateLimiter
+from runner.web.metrics import Gauges, Metrics
+
+if TYPE_CHECKING:
+    from runner.web.jobs import Job
+
+logger = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 5.0
+STOP_WAIT_S = 3.0
+_POLL_S = 0.05
+
+
+class Runtime:
+    """The server's state. The constructor only stores; ``start``/``close`` run in the lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sandbox = Sandbox(settings)
+        self.store = ProgressStore(settings.database_url)
+        self.capacity = Capacity(settings.max_concurrent, settings.queue_size)
+        self.rate_limiter = RateLimiter(settings.rate_per_minute)
+        self.metrics = Metrics()
+        self.catalog: Catalog | None = None
+        self.jobs: set[Job] = set()
+        self.connections = 0
+        self.draining = False
+
+    async def start(self) -> None:
+        catalog = await anyio.to_thread.run_sync(load_catalog, self.settings.exercises_dir)
+        for error in catalog.errors:
+            logger.error("BROKEN EXERCISE SPEC, not served: %s", error)
+        logger.warning(
+            "serving %d exercise(s) from %s; %d broken spec problem(s)",
+            len(catalog.exercises),
+            self.settings.exercises_dir,
+            len(catalog.errors),
+        )
+        self.catalog = catalog
+        await self.store.open()
+        await self.sandbox.start()
+
+    async def close(self) -> None:
+        """Stop what still runs, then remove every container and close the database."""
+        with anyio.CancelScope(shield=True):
+            await self.stop_all()
+            await self.sandbox.close()
+            await self.store.close()
+
+    async def drain(self, grace_s: float | None = None) -> None:
+        """Refuse new submissions; let running ones finish for ``grace_s``; then stop them."""
+        self.draining = True
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        logger.warning("draining: %d submission(s) in flight, grace %.1f s", len(self.jobs), grace)
+        with anyio.move_on_after(grace):
+            await self._wait_idle()
+        await self.stop_all()
+
+    async def stop_all(self) -> None:
+        if not self.jobs:
+            return
+        logger.warning("stopping %d submission(s)", len(self.jobs))
+        for job in list(self.jobs):
+            await job.stop()
+        with anyio.move_on_after(STOP_WAIT_S):
+            await self._wait_idle()
+
+    async def _wait_idle(self) -> None:
+        while self.jobs:
+            await anyio.sleep(_POLL_S)
+
+    def require_catalog(self) -> Catalog:
+        if self.catalog is None:
+            raise RuntimeError("the runtime is not started")
+        return self.catalog
+
+    async def health(self) -> dict[str, Any]:
+        """The healthz body; ``failing`` lists the broken parts (empty when all is well)."""
+        try:
+            with anyio.fail_after(HEALTH_TIMEOUT_S):
+                sandbox = await self.sandbox.health()
+        except (TimeoutError, OSError) as exc:
+            sandbox = {"engine": False, "images": {}, "detail": f"health check failed: {exc!r}"}
+        database = await self.store.ping()
+        images: dict[str, bool] = dict(sandbox.get("images", {}))
+        failing = [
+            part
+            for part, ok in (
+                ("engine", bool(sandbox.get("engine"))),
+                ("images", bool(images) and all(images.values())),
+                ("database", database),
+            )
+            if not ok
+        ]
+        return {
+            "status": "unavailable" if failing else "ok",
+            "engine": bool(sandbox.get("engine")),
+            "images": images,
+            "database": database,
+            "failing": failing,
+            "detail": str(sandbox.get("detail", "")),
+        }
+
+    def render_metrics(self) -> str:
+        gauges = Gauges(
+            queue_length=self.capacity.queued,
+            sandboxes_busy=self.sandbox.busy,
+            connections=self.connections,
+        )
+        return self.metrics.render(gauges)

@@ -1,0 +1,352 @@
+"""Sandbox harness: PID 1 of a learner container.
+
+Reads JSON-line commands on stdin, runs each program as a child process with its own
+stdin, time limit and output limit, and reports JSON-line events on stdout:
+
+  in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3","-I",...],
+        "stdin":"..."|null,"timeout":10,"output_bytes":65536}
+       {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}
+  out: {"ev":"ready"}  {"ev":"start","index":0}
+       {"ev":"out","index":0,"stream":"stdout","data":"..."}
+       {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
+
+The same protocol is implemented by sandbox_images/javascript/harness.js.
+"""
+
+import codecs
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import time
+
+WORKDIR = "/tmp"
+READ_SIZE = 65536
+STDIN_BUFFER_MAX = 1 << 20
+CHILD_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": WORKDIR,
+    "LANG": "C.UTF-8",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONIOENCODING": "utf-8",
+}
+OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def emit(event):
+    data = (json.dumps(event, ensure_ascii=False) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(1, view) :]
+        except BlockingIOError:
+            select.select([], [1], [])
+
+
+def oom_kills():
+    for path in OOM_FILES:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return None
+
+
+def set_nonblocking(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+def kill_everything():
+    """As PID 1, kill(-1) reaches every other process in the container, whatever its group."""
+    if os.getpid() == 1:  # anywhere else kill(-1) would reach the host's processes
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    reap()
+
+
+REAPED = {}  # pid -> wait status, for children reaped before their run looked
+
+
+def reap():
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        REAPED[pid] = status
+
+
+def clean_workdir():
+    for name in os.listdir(WORKDIR):
+        path = os.path.join(WORKDIR, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+class Commands:
+    """Line-buffered reader of the host's commands on fd 0."""
+
+    def __init__(self):
+        self.buffer = b""
+        self.closed = False
+
+    def read(self):
+        try:
+            chunk = os.read(0, READ_SIZE)
+        except BlockingIOError:
+            return []
+        if not chunk:
+            self.closed = True
+            return []
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+class Child:
+    """One run of the learner's program."""
+
+    def __init__(self, cmd):
+        self.index = cmd["index"]
+        self.limit = int(cmd["output_bytes"])
+        self.used = 0
+        self.reason = None
+        path = os.path.join(WORKDIR, cmd["file"])
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(cmd["code"])
+        fds = [os.pipe() for _ in range(3)]
+        self.oom_before = oom_kills()
+        self.started = time.monotonic()
+        self.deadline = self.started + float(cmd["timeout"])
+        self.pid = os.fork()
+        if self.pid == 0:  # child
+            try:
+                os.setsid()
+                os.dup2(fds[0][0], 0)
+                os.dup2(fds[1][1], 1)
+                os.dup2(fds[2][1], 2)
+                os.closerange(3, 65536)
+                os.chdir(WORKDIR)
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                os.execve(cmd["argv"][0], cmd["argv"], CHILD_ENV)
+            finally:
+                os._exit(127)
+        os.close(fds[0][0])
+        os.close(fds[1][1])
+        os.close(fds[2][1])
+        self.stdin = fds[0][1]
+        self.streams = {fds[1][0]: "stdout", fds[2][0]: "stderr"}
+        self.decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in self.streams}
+        for fd in (self.stdin, *self.streams):
+            set_nonblocking(fd)
+        self.pending = b""
+        self.close_stdin_when_flushed = False
+        self.status = None
+        if cmd.get("stdin") is not None:
+            self.feed(cmd["stdin"].encode())
+            self.close_stdin_when_flushed = True
+
+    def feed(self, data):
+        if self.stdin is None:
+            return
+        room = STDIN_BUFFER_MAX - len(self.pending)
+        self.pending += data[: max(room, 0)]
+        self.flush()
+
+    def flush(self):
+        if self.stdin is None:
+            return
+        while self.pending:
+            try:
+                written = os.write(self.stdin, self.pending)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # EPIPE: the program no longer reads
+                if exc.errno != errno.EPIPE:
+                    raise
+                self.pending = b""
+                break
+            self.pending = self.pending[written:]
+        if self.close_stdin_when_flushed:
+            self.close_stdin()
+
+    def close_stdin(self):
+        if self.pending:
+            self.close_stdin_when_flushed = True
+            return
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    def read(self, fd):
+        try:
+            chunk = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if not chunk:
+            os.close(fd)
+            data = self.decoders.pop(fd).decode(b"", final=True)
+            stream = self.streams.pop(fd)
+            if data:
+                emit({"ev": "out", "index": self.index, "stream": stream, "data": data})
+            return
+        room = self.limit - self.used
+        if len(chunk) > room:
+            chunk = chunk[:room]
+            self.stop("output_limit")
+        self.used += len(chunk)
+        data = self.decoders[fd].decode(chunk)
+        if data:
+            emit({"ev": "out", "index": self.index, "stream": self.streams[fd], "data": data})
+
+    def stop(self, reason):
+        if self.reason is None:
+            self.reason = reason
+        kill_everything_but(self)
+
+    def poll_exit(self):
+        if self.status is None:
+            if self.pid in REAPED:
+                self.status = REAPED.pop(self.pid)
+                return True
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.status = status
+        return self.status is not None
+
+    def outcome(self):
+        status = self.status or 0
+        code = os.waitstatus_to_exitcode(status)
+        if self.reason:
+            return self.reason, code
+        oom_after = oom_kills()
+        if self.oom_before is not None and oom_after is not None and oom_after > self.oom_before:
+            return "memory", code
+        if code == -signal.SIGKILL:
+            return "memory", code  # nobody here sent it: the kernel's OOM killer did
+        return ("ok" if code == 0 else "error"), code
+
+    def finish(self):
+        for fd in list(self.streams):
+            while fd in self.streams:
+                before = self.used
+                self.read(fd)
+                if fd in self.streams and self.used == before:
+                    break  # nothing more right now; a straggler holds the pipe open
+        kill_everything()
+        for fd in list(self.streams):
+            os.close(fd)
+        self.streams.clear()
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+        outcome, code = self.outcome()
+        ms = round((time.monotonic() - self.started) * 1000, 1)
+        emit({"ev": "exit", "index": self.index, "outcome": outcome, "code": code, "ms": ms})
+
+
+def kill_everything_but(child):
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    kill_everything()
+
+
+def serve():
+    commands = Commands()
+    set_nonblocking(0)
+    wake_r, wake_w = os.pipe()
+    set_nonblocking(wake_r)
+    set_nonblocking(wake_w)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    child = None
+    emit({"ev": "ready"})
+    while not commands.closed or child is not None:
+        readers = [wake_r] + ([] if commands.closed else [0])
+        writers = []
+        timeout = None
+        if child is not None:
+            readers += list(child.streams)
+            if child.pending and child.stdin is not None:
+                writers.append(child.stdin)
+            timeout = max(0.0, child.deadline - time.monotonic())
+        ready_r, ready_w, _ = select.select(readers, writers, [], timeout)
+        if wake_r in ready_r:
+            try:
+                while os.read(wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        if 0 in ready_r:
+            for cmd in commands.read():
+                child = handle(cmd, child)
+        if child is None:
+            if commands.closed:
+                break
+            continue
+        for fd in ready_r:
+            if fd in child.streams:
+                child.read(fd)
+        if ready_w:
+            child.flush()
+        if time.monotonic() >= child.deadline and not child.poll_exit():
+            child.stop("timeout")
+        if child.poll_exit():
+            child.finish()
+            child = None
+            REAPED.clear()
+
+
+def handle(cmd, child):
+    op = cmd.get("op")
+    if op == "run" and child is None:
+        clean_workdir()
+        child = Child(cmd)
+        emit({"ev": "start", "index": child.index})
+    elif child is None:
+        pass
+    elif op == "stdin":
+        child.feed(cmd["data"].encode())
+    elif op == "eof":
+        child.close_stdin()
+    elif op == "kill":
+        child.stop("stopped")
+    return child
+
+
+def main():
+    # Non-dumpable: the learner's processes (same uid) cannot open /proc/1/fd or ptrace us.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        serve()
+    except Exception as exc:  # report, never hang the host
+        sys.stderr.write("harness: %r\n" % (exc,))
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""The sandbox engine against the real Docker engine: streaming, stdin, and every limit under attack."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from runner.sandbox import (
+    Finished,
+    Language,
+    Limits,
+    Outcome,
+    Output,
+    Run,
+    RunFinished,
+    Sandbox,
+    Submission,
+)
+from runner.settings import Settings
+
+pytestmark = [pytest.mark.docker, pytest.mark.anyio]
+
+PY, JS = Language.PYTHON, Language.JAVASCRIPT
+QUICK = Limits(time_s=3)
+
+
+@pytest.fixture(autouse=True)
+def no_container_left(docker_client, instance: str) -> Iterator[None]:
+    yield
+    left = docker_client.containers.list(all=True, filters={"label": f"decode-runner.instance={instance}"})
+    assert left == [], f"containers left behind: {[c.short_id for c in left]}"
+
+
+async def collect(sandbox: Sandbox, submission: Submission) -> list[object]:
+    async with sandbox.session(submission) as session:
+        return [event async for event in session]
+
+
+def results(events: list[object]) -> list[RunFinished]:
+    return [e for e in events if isinstance(e, RunFinished)]
+
+
+def finished(events: list[object]) -> Finished:
+    last = events[-1]
+    assert isinstance(last, Finished)
+    return last
+
+
+async def run_one(sandbox: Sandbox, language: Language, code: str, stdin: str = "",
+                  limits: Limits = QUICK) -> RunFinished:
+    events = await collect(sandbox, Submission(language, code, (Run(stdin=stdin),), limits))
+    (result,) = results(events)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [(PY, 'print("Bonjour le monde")'), (JS, 'console.log("Bonjour le monde")')],
+)
+async def test_hello_world(sandbox: Sandbox, language: Language, code: str) -> None:
+    result = await run_one(sandbox, language, code)
+    assert (result.outcome, result.exit_code, result.stdout) == (Outcome.OK, 0, "Bonjour le monde\n")
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, 'import time\nprint("avant")\ntime.sleep(2)\nprint("après")'),
+        (JS, 'console.log("avant"); setTimeout(() => console.log("après"), 2000);'),
+    ],
+)
+async def test_output_streams_before_the_end(sandbox: Sandbox, language: Language, code: str) -> None:
+    start = time.monotonic()
+    first_chunk_at = end_at = None
+    async with sandbox.session(Submission(language, code, (Run(stdin=""),), QUICK)) as session:
+        async for event in session:
+            if isinstance(event, Output) and first_chunk_at is None:
+                first_chunk_at = time.monotonic() - start
+                assert event.data.startswith("avant")
+            if isinstance(event, Finished):
+                end_at = time.monotonic() - start
+    assert first_chunk_at is not None and end_at is not None
+    assert end_at - first_chunk_at >= 1.8, (first_chunk_at, end_at)
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, 'nom = input("Ton nom ? ")\nprint("Salut", nom)'),
+        (JS, 'const rl = require("readline").createInterface({input: process.stdin});\n'
+             'process.stdout.write("Ton nom ? ");\n'
+             'rl.on("line", (nom) => { console.log("Salut", nom); rl.close(); process.stdin.destroy(); });'),
+    ],
+)
+async def test_interactive_stdin_reaches_the_program(sandbox: Sandbox, language: Language, code: str) -> None:
+    seen = ""
+    async with sandbox.session(Submission(language, code, (Run(stdin=None),), QUICK)) as session:
+        async for event in session:
+            if isinstance(event, Output):
+                seen += event.data
+                if seen == "Ton nom ? ":
+                    assert session.accepts_stdin
+                    await session.send_stdin("Ada\n")
+            if isinstance(event, RunFinished):
+                assert event.outcome is Outcome.OK
+    assert seen == "Ton nom ? Salut Ada\n"
+
+
+async def test_several_runs_share_one_container(sandbox: Sandbox, docker_client, instance: str) -> None:
+    code = "print(int(input()) * 2)"
+    runs = tuple(Run(stdin=f"{n}\n") for n in range(5))
+    seen_containers = set()
+    outputs = []
+    async with sandbox.session(Submission(PY, code, runs, QUICK)) as session:
+        async for event in session:
+            if isinstance(event, RunFinished):
+                outputs.append(event.stdout)
+                live = docker_client.containers.list(filters={"label": f"decode-runner.instance={instance}"})
+                seen_containers.update(c.id for c in live)
+    assert outputs == ["0\n", "2\n", "4\n", "6\n", "8\n"]
+    assert len(seen_containers) == 1
+
+
+async def test_each_run_has_its_own_stdin_and_verdict(sandbox: Sandbox) -> None:
+    code = "n = int(input())\nprint(10 // n)"
+    events = await collect(sandbox, Submission(PY, code, (Run(stdin="2\n"), Run(stdin="0\n"), Run(stdin="5\n")), QUICK))
+    outcomes = [(r.outcome, r.stdout) for r in results(events)]
+    assert outcomes == [(Outcome.OK, "5\n"), (Outcome.ERROR, ""), (Outcome.OK, "2\n")]
+    assert "ZeroDivisionError" in results(events)[1].stderr
+    assert finished(events).outcome is Outcome.ERROR
+
+
+@pytest.mark.parametrize(("language", "code"), [(PY, "while True:\n    pass"), (JS, "while (true) {}")])
+async def test_infinite_loop_times_out(sandbox: Sandbox, language: Language, code: str) -> None:
+    result = await run_one(sandbox, language, code, limits=Limits(time_s=1))
+    assert result.outcome is Outcome.TIMEOUT
+    assert 900 <= result.duration_ms < 3000
+
+
+async def test_fork_bomb_is_contained(sandbox: Sandbox) -> None:
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    result = await run_one(sandbox, PY, code, limits=Limits(time_s=2))
+    assert result.outcome is Outcome.TIMEOUT
+    # The host and the next learner are untouched.
+    assert (await run_one(sandbox, PY, 'print("ok")')).stdout == "ok\n"
+
+
+async def test_fork_bomb_cannot_spawn_past_the_pid_limit(sandbox: Sandbox) -> None:
+    code = (
+        "import subprocess\nprocs = []\n"
+        "try:\n    for _ in range(200):\n        procs.append(subprocess.Popen(['sleep', '30']))\n"
+        "except OSError as exc:\n    print('blocked at', len(procs))"
+    )
+    result = await run_one(sandbox, PY, code, limits=Limits(time_s=5, pids=32))
+    assert result.stdout.startswith("blocked at ")
+    assert int(result.stdout.split()[-1]) < 32
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, "blocs = []\nwhile True:\n    blocs.append(' ' * 10_000_000)"),
+        (JS, "const b = [];\nwhile (true) { b.push(Buffer.alloc(10_000_000, 1)); }"),
+    ],
+)
+async def test_memory_bomb_reports_memory(sandbox: Sandbox, language: Language, code: str) -> None:
+    result = await run_one(sandbox, language, code, limits=Limits(time_s=10, memory_mib=128))
+    assert result.outcome is Outcome.MEMORY
+    assert (await run_one(sandbox, language, code.split("\n")[0] if language is PY else "console.log(1)")).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize(("language", "code"), [(PY, "while True:\n    print('x' * 1000)"),
+                                                (JS, "while (true) console.log('x'.repeat(1000));")])
+async def test_output_flood_stops_at_the_limit(sandbox: Sandbox, language: Language, code: str) -> None:
+    result = await run_one(sandbox, language, code, limits=Limits(time_s=5, output_bytes=16_384))
+    assert result.outcome is Outcome.OUTPUT_LIMIT
+    assert 0 < len(result.stdout.encode()) <= 16_384
+
+
+async def test_filling_tmp_fails_inside_the_sandbox(sandbox: Sandbox) -> None:
+    code = (
+        "try:\n    with open('/tmp/gros', 'wb') as f:\n        while True:\n            f.write(b'x' * 1_000_000)\n"
+        "except OSError as exc:\n    import os\n    print('plein', exc.errno, os.path.getsize('/tmp/gros') // 1_000_000)"
+    )
+    result = await run_one(sandbox, PY, code, limits=Limits(time_s=5, tmp_mib=8))
+    assert result.outcome is Outcome.OK
+    assert result.stdout.startswith("plein 28 ")  # ENOSPC
+    assert int(result.stdout.split()[-1]) <= 8
+
+
+@pytest.mark.parametrize("path", ["/evil", "/etc/passwd", "/usr/bin/python3", "/opt/harness/harness.py"])
+async def test_root_filesystem_is_read_only(sandbox: Sandbox, path: str) -> None:
+    code = f"try:\n    open({path!r}, 'a').write('x')\nexcept OSError as exc:\n    print(type(exc).__name__, exc.errno)"
+    result = await run_one(sandbox, PY, code)
+    assert result.stdout.split()[-1] in {"30", "13"}  # EROFS or EACCES
+
+
+async def test_network_is_unreachable(sandbox: Sandbox) -> None:
+    code = (
+        "import socket\nfor host in [('1.1.1.1', 53), ('127.0.0.1', 8000), ('172.17.0.1', 2375)]:\n"
+        "    try:\n        socket.create_connection(host, timeout=2)\n        print('CONNECTED', host)\n"
+        "    except OSError as exc:\n        print('refused', exc.errno)\n"
+        "print(open('/proc/net/dev').read().count(':'))"
+    )
+    result = await run_one(sandbox, PY, code, limits=Limits(time_s=8))
+    assert "CONNECTED" not in result.stdout
+    assert result.stdout.splitlines()[-1] == "1"  # only the loopback interface exists
+
+
+async def test_host_environment_is_not_visible(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECODE_TEST_SECRET", "ne-doit-pas-fuir")
+    code = "import os\nprint(sorted(os.environ))\nprint(open('/proc/1/environ', 'rb').read())"
+    result = await run_one(sandbox, PY, code)
+    assert "ne-doit-pas-fuir" not in result.stdout + result.stderr
+    assert "DECODE_TEST_SECRET" not in result.stdout + result.stderr
+    assert os.environ["DECODE_TEST_SECRET"] == "ne-doit-pas-fuir"
+
+
+async def test_runs_as_an_unprivileged_user_without_capabilities(sandbox: Sandbox) -> None:
+    code = "import os\nprint(os.getuid(), os.getgid())\nprint([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'NoNewPrivs'))])"
+    result = await run_one(sandbox, PY, code)
+    assert result.stdout.splitlines()[0] == "1000 1000"
+    assert "CapEff:\\t0000000000000000" in result.stdout
+    assert "NoNewPrivs:\\t1" in result.stdout
+
+
+async def test_a_file_left_in_tmp_is_not_seen_by_the_next_submission(sandbox: Sandbox) -> None:
+    await run_one(sandbox, PY, "open('/tmp/secret.txt', 'w').write('à moi')")
+    result = await run_one(sandbox, PY, "import os\nprint(os.path.exists('/tmp/secret.txt'))")
+    assert result.stdout == "False\n"
+
+
+async def test_sleep_forever_then_stop(sandbox: Sandbox) -> None:
+    code = "import time\nprint('je dors', flush=True)\ntime.sleep(3600)"
+    async with sandbox.session(Submission(PY, code, (Run(stdin=None),), Limits(time_s=30))) as session:
+        start = time.monotonic()
+        events = []
+        async for event in session:
+            events.append(event)
+            if isinstance(event, Output):
+                await session.stop()
+    assert time.monotonic() - start < 5
+    assert results(events)[0].outcome is Outcome.STOPPED
+    assert finished(events).outcome is Outcome.STOPPED
+
+
+async def test_stdin_flood_does_not_block_the_host(sandbox: Sandbox) -> None:
+    code = "import sys, time\ntime.sleep(0.5)\nprint(len(sys.stdin.read()))"
+    async with sandbox.session(Submission(PY, code, (Run(stdin=None),), QUICK)) as session:
+        events = []
+        async for event in session:
+            events.append(event)
+            if len(events) == 1:  # RunStarted: flood 4 MiB, far past the pipe and harness buffers
+                with anyio.fail_after(5):
+                    for _ in range(64):
+                        await session.send_stdin("x" * 65536)
+                    await session.close_stdin()
+    result = results(events)[0]
+    assert result.outcome is Outcome.OK
+    # The harness keeps at most 1 MiB waiting, plus what the 64 KiB pipe holds; the rest is dropped.
+    assert 65536 <= int(result.stdout) <= (1 << 20) + 65536
+
+
+async def test_unreachable_engine_reports_unavailable(settings: Settings) -> None:
+    box = Sandbox(settings.replace(docker_socket="/nonexistent/docker.sock"))
+    await box.start()
+    try:
+        events = await collect(box, Submission(PY, "print(1)"))
+        assert (await box.health())["engine"] is False
+    finally:
+        await box.close()
+    assert finished(events).outcome is Outcome.UNAVAILABLE
+    assert "Docker engine unreachable at /nonexistent/docker.sock" in finished(events).detail
+
+
+async def test_missing_image_reports_unavailable_naming_it(settings: Settings) -> None:
+    box = Sandbox(settings.replace(image_prefix="decode-runner-missing"))
+    await box.start()
+    try:
+        events = await collect(box, Submission(JS, "console.log(1)"))
+    finally:
+        await box.close()
+    assert finished(events).outcome is Outcome.UNAVAILABLE
+    assert "decode-runner-missing-javascript" in finished(events).detail
+
+
+async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker_client) -> None:
+    orphan = docker_client.containers.create(
+        "decode-runner-python:latest", labels={"decode-runner": "1", "decode-runner.instance": settings.instance}
+    )
+    box = Sandbox(settings)
+    await box.start()
+    await box.close()
+    with pytest.raises(Exception, match="No such container|404"):
+        orphan.reload()

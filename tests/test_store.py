@@ -1,0 +1,139 @@
+"""ProgressStore on a real SQLite file: migrations, attempts, solves, hints, code, restarts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy import inspect, text
+
+from runner.store import ExerciseProgress, ProgressStore, StoreError
+from runner.store import revisions
+
+pytestmark = pytest.mark.anyio
+
+LEARNER = "a" * 32
+OTHER = "b" * 32
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[ProgressStore]:
+    store = ProgressStore(f"sqlite+aiosqlite:///{tmp_path}/progress.sqlite3")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_store_open_creates_directory_and_migrates_to_head(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "nested" / "db.sqlite3"
+    store = ProgressStore(f"sqlite+aiosqlite:///{path}")
+    await store.open()
+    try:
+        assert path.exists()
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(revisions.current) == revisions.head() == "0001"
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+        assert {"learners", "progress", "alembic_version"} <= tables
+        assert mode == "wal"
+    finally:
+        await store.close()
+
+
+async def test_store_migrate_twice_is_a_no_op(store: ProgressStore) -> None:
+    await store.record_attempt(LEARNER, "ex", "print(1)")
+    await store.migrate()
+    assert (await store.get(LEARNER, "ex")).attempts == 1
+
+
+async def test_store_get_unknown_is_empty(store: ProgressStore) -> None:
+    assert await store.get(LEARNER, "nothing") == ExerciseProgress("nothing")
+    assert await store.all_for(LEARNER) == {}
+
+
+async def test_store_record_attempt_counts_and_keeps_last_code(store: ProgressStore) -> None:
+    first = await store.record_attempt(LEARNER, "ex", "print(1)")
+    second = await store.record_attempt(LEARNER, "ex", "print(2)")
+    assert (first.attempts, second.attempts) == (1, 2)
+    assert second.last_code == "print(2)"
+    assert first.first_attempt_at is not None and first.first_attempt_at.tzinfo is not None
+    assert second.first_attempt_at == first.first_attempt_at
+    assert second.last_attempt_at is not None and second.last_attempt_at >= first.first_attempt_at
+    assert not second.solved
+
+
+async def test_store_record_solved_keeps_first_solve_time(store: ProgressStore) -> None:
+    await store.record_attempt(LEARNER, "ex", "x")
+    first = await store.record_solved(LEARNER, "ex")
+    again = await store.record_solved(LEARNER, "ex")
+    assert first.solved and first.solved_at is not None
+    assert again.solved_at == first.solved_at
+
+
+async def test_store_reveal_hint_stops_at_total(store: ProgressStore) -> None:
+    counts = [await store.reveal_hint(LEARNER, "ex", total=2) for _ in range(4)]
+    assert counts == [1, 2, 2, 2]
+    assert await store.reveal_hint(LEARNER, "none", total=0) == 0
+
+
+async def test_store_save_code_does_not_count_an_attempt(store: ProgressStore) -> None:
+    await store.save_code(LEARNER, "ex", "draft")
+    progress = await store.get(LEARNER, "ex")
+    assert (progress.attempts, progress.last_code) == (0, "draft")
+
+
+async def test_store_learners_are_separate(store: ProgressStore) -> None:
+    await store.record_attempt(LEARNER, "ex", "mine")
+    await store.record_attempt(OTHER, "other-ex", "theirs")
+    assert set(await store.all_for(LEARNER)) == {"ex"}
+    assert (await store.all_for(OTHER))["other-ex"].last_code == "theirs"
+
+
+async def test_store_concurrent_attempts_are_all_counted(store: ProgressStore) -> None:
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(store.record_attempt, LEARNER, "ex", f"print({i})")
+    assert (await store.get(LEARNER, "ex")).attempts == 20
+
+
+async def test_store_survives_reopen(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3"
+    first = ProgressStore(url)
+    await first.open()
+    await first.record_attempt(LEARNER, "ex", "kept")
+    await first.record_solved(LEARNER, "ex")
+    await first.close()
+    second = ProgressStore(url)
+    await second.open()
+    try:
+        progress = await second.get(LEARNER, "ex")
+        assert (progress.attempts, progress.solved, progress.last_code) == (1, True, "kept")
+    finally:
+        await second.close()
+
+
+async def test_store_ping_and_errors_when_closed(tmp_path: Path) -> None:
+    store = ProgressStore(f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3")
+    assert not await store.ping()
+    with pytest.raises(StoreError):
+        await store.get(LEARNER, "ex")
+    await store.open()
+    assert await store.ping()
+    await store.close()
+
+
+async def test_store_translates_database_errors(tmp_path: Path) -> None:
+    store = ProgressStore(f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3")
+    await store.open()
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE progress"))
+        with pytest.raises(StoreError) as info:
+            await store.record_attempt(LEARNER, "ex", "x")
+        assert info.value.operation == "record_attempt"
+    finally:
+        await store.close()

@@ -1,0 +1,33 @@
+// The French explanation of an error, with a button that shows the line in the editor.
+import { h } from "./dom.js";
+import { t } from "./i18n/index.js";
+
+/**
+ * @param {{title: string, text: string, line?: number|null, original?: string}} explanation
+ * @param {(line: number) => void} onLine
+ */
+export function explanationBlock(explanation, onLine) {
+  const block = h("div", { class: "explanation" });
+  if (explanation.title) block.append(h("p", { class: "explanation-title" }, explanation.title));
+  if (explanation.text) block.append(h("p", { class: "explanation-text" }, explanation.text));
+  if (explanation.line) {
+    block.append(
+      h(
+        "button",
+        { type: "button", class: "link-button", onclick: () => onLine(explanation.line) },
+        t("explanation.goToLine", { line: explanation.line }),
+      ),
+    );
+  }
+  if (explanation.original) {
+    block.append(
+      h(
+        "details",
+        { class: "explanation-original" },
+        h("summary", {}, t("explanation.original")),
+        h("pre", {}, explanation.original),
+      ),
+    );
+  }
+  return block;
+}

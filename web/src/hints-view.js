@@ -1,0 +1,60 @@
+// Hints, revealed one at a time on request (each reveal is recorded by the server).
+import { h, clear } from "./dom.js";
+import { t } from "./i18n/index.js";
+
+export class HintsView {
+  /**
+   * @param {{list: HTMLOListElement, button: HTMLButtonElement, count: HTMLElement}} els
+   * @param {{reveal: () => Promise<{hints: string[], hints_total: number}>, onError: (e: Error) => void}} deps
+   */
+  constructor(els, { reveal, onError }) {
+    this.els = els;
+    this.reveal = reveal;
+    this.onError = onError;
+    this.hints = [];
+    this.total = 0;
+    els.button.addEventListener("click", () => this._revealNext());
+  }
+
+  show(hints, total) {
+    this.hints = hints || [];
+    this.total = total || 0;
+    this._render(false);
+  }
+
+  async _revealNext() {
+    this.els.button.disabled = true;
+    try {
+      const { hints, hints_total: total } = await this.reveal();
+      this.hints = hints;
+      this.total = total;
+      this._render(true);
+    } catch (error) {
+      this.onError(error);
+      this.els.button.disabled = false;
+    }
+  }
+
+  _render(focusLast) {
+    const { list, button, count } = this.els;
+    clear(list);
+    this.hints.forEach((text, index) => {
+      list.append(
+        h(
+          "li",
+          { class: "hint", tabindex: "-1" },
+          h("span", { class: "hint-label" }, t("hints.item", { number: index + 1 })),
+          h("span", { class: "hint-text" }, text),
+        ),
+      );
+    });
+    const shown = this.hints.length;
+    if (!this.total) count.textContent = t("hints.none");
+    else if (shown >= this.total) count.textContent = t("hints.allShown");
+    else count.textContent = t("hints.count", { shown, total: this.total });
+    button.hidden = !this.total || shown >= this.total;
+    button.disabled = false;
+    button.textContent = shown ? t("hints.revealNext") : t("hints.reveal");
+    if (focusLast && list.lastElementChild) list.lastElementChild.focus();
+  }
+}

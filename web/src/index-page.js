@@ -1,0 +1,76 @@
+// Entry point of /: the course's weeks, each exercise with its language and the learner's status.
+import { api } from "./api.js";
+import { h, byId, clear } from "./dom.js";
+import { initLanguage, t, translatePage } from "./i18n/index.js";
+import { languageBadge, setUpLanguageSwitch, statusBadge } from "./chrome.js";
+
+async function main() {
+  initLanguage();
+  translatePage();
+  setUpLanguageSwitch(byId("lang-switch"));
+  byId("page-retry").addEventListener("click", load);
+  await load();
+}
+
+async function load() {
+  byId("page-error").hidden = true;
+  byId("page-loading").hidden = false;
+  try {
+    const course = await api.courses();
+    render(course);
+  } catch {
+    byId("page-error-text").textContent = t("error.load");
+    byId("page-error").hidden = false;
+  } finally {
+    byId("page-loading").hidden = true;
+  }
+}
+
+function render(course) {
+  if (course.title) {
+    byId("course-title").textContent = course.title;
+    document.title = `${course.title} — ${t("app.subtitle")}`;
+  }
+  const weeks = clear(byId("weeks"));
+  for (const week of course.weeks || []) weeks.append(weekSection(week));
+}
+
+function weekSection(week) {
+  const exercises = week.exercises || [];
+  const solved = exercises.filter((e) => e.status === "solved").length;
+  const headingId = `week-${week.number}`;
+  const label = t("index.week", { number: week.number });
+  return h(
+    "section",
+    { class: "week", "aria-labelledby": headingId },
+    h(
+      "div",
+      { class: "week-head" },
+      h("h2", { id: headingId }, h("span", { class: "week-number" }, label), week.title ? ` — ${week.title}` : ""),
+      exercises.length ? weekProgress(solved, exercises.length) : null,
+    ),
+    exercises.length
+      ? h("ol", { class: "exercise-list" }, exercises.map(exerciseItem))
+      : h("p", { class: "muted" }, t("index.empty")),
+  );
+}
+
+function weekProgress(solved, total) {
+  return h(
+    "p",
+    { class: "week-progress" },
+    h("progress", { max: String(total), value: String(solved), "aria-hidden": "true" }),
+    h("span", {}, t("index.weekProgress", { solved, total })),
+  );
+}
+
+function exerciseItem(exercise) {
+  return h(
+    "li",
+    { class: `exercise-item exercise-item--${exercise.status || "todo"}` },
+    h("a", { class: "exercise-link", href: `/exercise/${encodeURIComponent(exercise.id)}` }, exercise.title),
+    h("span", { class: "exercise-tags" }, languageBadge(exercise.language), statusBadge(exercise.status)),
+  );
+}
+
+main();

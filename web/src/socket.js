@@ -1,0 +1,86 @@
+// The /ws connection: JSON messages in and out, reconnection with exponential back-off.
+
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 15000;
+
+export const ConnectionState = Object.freeze({
+  CONNECTING: "connecting",
+  OPEN: "open",
+  LOST: "lost",
+});
+
+export class RunnerSocket {
+  /**
+   * @param {() => Promise<string>} learner resolves the learner id before each connection
+   * @param {{onMessage: (msg: object) => void, onState: (state: string, info: object) => void}} handlers
+   */
+  constructor(learner, { onMessage, onState }) {
+    this.learner = learner;
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.state = null;
+  }
+
+  async connect() {
+    clearTimeout(this.timer);
+    this._setState(this.state === null ? ConnectionState.CONNECTING : this.state);
+    let id;
+    try {
+      id = await this.learner();
+    } catch {
+      this._scheduleReconnect();
+      return;
+    }
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${window.location.host}/ws?learner=${encodeURIComponent(id)}`);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      this.attempt = 0;
+      this._setState(ConnectionState.OPEN, { restored: this.state === ConnectionState.LOST });
+    });
+    ws.addEventListener("message", (event) => this._receive(event.data));
+    ws.addEventListener("close", () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this._scheduleReconnect();
+    });
+  }
+
+  get isOpen() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+  }
+
+  /** Sends one message; false when the connection is not open. */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  _receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (message && typeof message.type === "string") this.onMessage(message);
+  }
+
+  _scheduleReconnect() {
+    const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt += 1;
+    this._setState(ConnectionState.LOST, { retryInMs: delay });
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  _setState(state, info = {}) {
+    const changed = state !== this.state;
+    this.state = state;
+    this.onState(state, { ...info, changed });
+  }
+}

@@ -1,0 +1,96 @@
+// The list of graded tests: ✓/✗ with a word, "expected / got" and the first difference marked.
+import { h, clear } from "./dom.js";
+import { t } from "./i18n/index.js";
+import { renderVisible } from "./visible-text.js";
+import { explanationBlock } from "./explanation.js";
+
+const ICONS = { passed: "✓" };
+
+export class TestsView {
+  /**
+   * @param {{panel: HTMLElement, list: HTMLOListElement, summary: HTMLElement}} els
+   * @param {{onLine: (line: number) => void}} deps called when the learner asks to see a line
+   */
+  constructor(els, { onLine }) {
+    this.els = els;
+    this.onLine = onLine;
+    this.reset();
+  }
+
+  reset() {
+    clear(this.els.list);
+    this.els.summary.textContent = "";
+    this.els.panel.hidden = true;
+    this.firstFailure = null;
+  }
+
+  /** Adds one graded test. Returns the explanation's line for the first failure, if any. */
+  add(test) {
+    this.els.panel.hidden = false;
+    const passed = test.status === "passed";
+    const item = h(
+      "li",
+      { class: `test test--${passed ? "passed" : "failed"}` },
+      h(
+        "p",
+        { class: "test-head" },
+        h("span", { class: "test-icon", "aria-hidden": "true" }, ICONS[test.status] || "✗"),
+        h("span", { class: "test-name" }, test.hidden ? t("tests.hidden") : test.name || `#${test.index + 1}`),
+        h("span", { class: "test-status" }, statusLabel(test.status)),
+      ),
+    );
+    if (!passed) this._details(item, test);
+    this.els.list.append(item);
+    if (!passed && !this.firstFailure) {
+      this.firstFailure = item;
+      return test.explanation && test.explanation.line ? test.explanation.line : null;
+    }
+    return null;
+  }
+
+  _details(item, test) {
+    if (test.message) item.append(h("p", { class: "test-message" }, test.message));
+    const diff = test.difference;
+    if (diff) {
+      item.append(h("p", { class: "test-where" }, t("tests.firstDifference", diff)));
+    }
+    if (typeof test.expected === "string" || typeof test.actual === "string") {
+      item.append(
+        h(
+          "div",
+          { class: "compare" },
+          compareBlock(t("tests.expected"), test.expected, diff, "expected"),
+          compareBlock(t("tests.actual"), test.actual, diff, "actual"),
+        ),
+        h("p", { class: "legend" }, t("tests.legend")),
+      );
+    }
+    if (test.explanation) item.append(explanationBlock(test.explanation, this.onLine));
+  }
+
+  /** Writes the summary line of a finished check. */
+  finish(passed, total) {
+    if (typeof total === "number") {
+      this.els.summary.textContent = t("tests.summary", { passed, total });
+    }
+  }
+}
+
+function compareBlock(title, text, diff, kind) {
+  const body =
+    typeof text === "string" && text.length
+      ? renderVisible(text, diff)
+      : h("span", { class: "nothing" }, t("tests.nothing"));
+  return h(
+    "figure",
+    { class: `compare-block compare-block--${kind}` },
+    h("figcaption", {}, title),
+    h("pre", { class: "visible-text", tabindex: "0" }, body),
+  );
+}
+
+function statusLabel(status) {
+  const key = `tests.${status}`;
+  const label = t(key);
+  return label === key ? status : label;
+}
