@@ -9,8 +9,7 @@ import anyio
 import pytest
 from sqlalchemy import inspect, text
 
-from runner.store import ExerciseProgress, ProgressStore, StoreError
-from runner.store import revisions
+from runner.store import ExerciseProgress, ProgressStore, StoreError, revisions
 
 pytestmark = pytest.mark.anyio
 

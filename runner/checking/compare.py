@@ -1,4 +1,4 @@
-"""Comparing a program's output with a test's expected output: normalisation, the modes, first difference."""
+"""Comparing a program's output with a test's expected output: normalisation, modes, differences."""
 
 from __future__ import annotations
 
@@ -83,6 +83,23 @@ def _numbers_match(expected: list[str], actual: list[str], tolerance: float) -> 
     return True
 
 
+def first_number_mismatch(
+    expected: str, actual: str, tolerance: float = DEFAULT_TOLERANCE
+) -> tuple[str, str] | None:
+    """The first pair of tokens ``(expected, actual)`` that differ in numbers mode, if any.
+
+    When every common token agrees but the counts differ, the missing side is ``""``.
+    """
+    want_tokens, got_tokens = normalize(expected).split(), normalize(actual).split()
+    for want, got in zip(want_tokens, got_tokens, strict=False):
+        if not _numbers_match([want], [got], tolerance):
+            return want, got
+    if len(want_tokens) == len(got_tokens):
+        return None
+    count = min(len(want_tokens), len(got_tokens))
+    return [*want_tokens, ""][count], [*got_tokens, ""][count]
+
+
 def first_difference(expected: str, actual: str, *, fold_case: bool = False) -> Difference | None:
     """Where the normalised texts first differ (None when equal); ``fold_case`` ignores case."""
     want_lines = normalize(expected).split("\n")
@@ -99,7 +116,7 @@ def first_difference(expected: str, actual: str, *, fold_case: bool = False) -> 
 def _first_column(want: str | None, got: str | None, fold_case: bool) -> int | None:
     if want is None or got is None:
         return 1
-    for column, (a, b) in enumerate(zip(want, got), start=1):
+    for column, (a, b) in enumerate(zip(want, got, strict=False), start=1):
         if a != b and not (fold_case and a.casefold() == b.casefold()):
             return column
     if len(want) == len(got):
@@ -108,5 +125,5 @@ def _first_column(want: str | None, got: str | None, fold_case: bool) -> int | N
 
 
 def visible(text: str) -> str:
-    """``text`` with spaces as ``·``, tabs as ``→`` and each line end marked ``↵`` (kept after it)."""
+    """``text`` with spaces shown as ``·``, tabs as ``→``, line ends as ``↵`` (then the break)."""
     return text.replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")

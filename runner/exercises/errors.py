@@ -30,4 +30,3 @@ class SpecError(ExerciseError):
 
     def __hash__(self) -> int:
         return hash(self.args)
-

@@ -1,8 +1,9 @@
-"""An exercise's resource limits: the server's defaults, the exercise's overrides, the server's maxima."""
+"""An exercise's resource limits: the server's defaults, its overrides, the server's maxima."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from runner.exercises.models import Exercise
 from runner.sandbox.models import Limits
@@ -32,8 +33,9 @@ def max_limits(settings: Settings) -> Limits:
 
 
 def limits_for(exercise: Exercise, settings: Settings) -> Limits:
-    """The limits of ``exercise``'s submissions: defaults, then its overrides, clamped to the maxima."""
-    wanted = dataclasses.replace(default_limits(settings), **exercise.limits)
+    """The limits of ``exercise``: defaults, then its overrides, clamped to the maxima."""
+    overrides: dict[str, Any] = dict(exercise.limits)
+    wanted = dataclasses.replace(default_limits(settings), **overrides)
     return wanted.clamp(max_limits(settings))
 
 

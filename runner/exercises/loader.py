@@ -1,4 +1,4 @@
-"""Loading a whole course folder into a Catalog, collecting every problem instead of stopping at the first."""
+"""Loading a course folder into a Catalog, collecting every problem rather than stopping at one."""
 
 from __future__ import annotations
 
@@ -111,7 +111,8 @@ def _course_errors(
             reason = f"exercise {exercise.id!r} is not listed in {shown}"
             errors.append(SpecError(display_path(exercise.source), "/id", reason))
         elif week_number != exercise.week:
-            reason = f"week {exercise.week}, but {shown} lists {exercise.id!r} in week {week_number}"
+            listed = f"{shown} lists {exercise.id!r} in week {week_number}"
+            reason = f"week {exercise.week}, but {listed}"
             errors.append(SpecError(display_path(exercise.source), "/week", reason))
     return errors
 

@@ -1,4 +1,4 @@
-"""The exercise vocabulary: comparison modes, test cases, exercises, the course plan and the catalog."""
+"""The exercise vocabulary: comparison modes, test cases, exercises, course plan, catalog."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON Schemas of exercise specs and of the course plan, and reading a JSON file into SpecErrors."""
+"""The JSON Schemas of specs and of the course plan; reading a JSON file into SpecErrors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turning one spec file into an Exercise: schema validation, then the checks a schema cannot express."""
+"""One spec file into an Exercise: schema validation, then the checks a schema cannot express."""
 
 from __future__ import annotations
 

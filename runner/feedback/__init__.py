@@ -1,4 +1,4 @@
-"""Pure French feedback for beginners: explanations of Python and Node.js errors, and of outcomes."""
+"""Pure French feedback for beginners: explaining Python and Node.js errors, and outcomes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the learner reads about an error: a short title, a kind explanation, where, and the original."""
+"""What a learner reads about an error: a title, a kind explanation, where, the original."""
 
 from __future__ import annotations
 
@@ -20,4 +20,9 @@ class Explanation:
     original: str
 
     def public(self) -> dict[str, Any]:
-        return {"title": self.title, "text": self.text, "line": self.line, "original": self.original}
+        return {
+            "title": self.title,
+            "text": self.text,
+            "line": self.line,
+            "original": self.original,
+        }

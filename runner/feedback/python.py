@@ -77,7 +77,7 @@ def _extra(name: str, message: str, code: str) -> str:
         if unknown is None:
             return ""
         return did_you_mean(unknown[1], code, "#", PYTHON_NAMES) or (
-            f' Si tu voulais écrire le texte « {unknown[1]} », mets-le entre guillemets : '
+            f" Si tu voulais écrire le texte « {unknown[1]} », mets-le entre guillemets : "
             f'`"{unknown[1]}"`.'
         )
     if name == "AttributeError":

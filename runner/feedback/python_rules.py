@@ -28,7 +28,7 @@ RULES: tuple[Rule, ...] = (
         r"unterminated (?:triple-quoted )?string literal.*",
         "Un texte n'est pas fermé",
         "Un texte commence par un guillemet{where} mais ne se termine pas. Ferme-le avec le même "
-        'guillemet qu\'au début : `"Bonjour"` ou `\'Bonjour\'`.',
+        "guillemet qu'au début : `\"Bonjour\"` ou `'Bonjour'`.",
     ),
     Rule(
         "SyntaxError",
@@ -160,8 +160,7 @@ RULES: tuple[Rule, ...] = (
         "TypeError",
         r"object of type '(?P<type>\w+)' has no len\(\)",
         "« len » ne s'applique pas ici",
-        "`len(...)` donne la longueur d'un texte ou d'une liste, mais tu lui donnes {type}"
-        "{where}.",
+        "`len(...)` donne la longueur d'un texte ou d'une liste, mais tu lui donnes {type}{where}.",
     ),
     Rule(
         "TypeError",

@@ -9,14 +9,14 @@ from collections.abc import Iterable
 _STRING = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
-PYTHON_NAMES = (
-    "print input int float str len range list dict sum min max abs round sorted "
-    "True False None def return while for if elif else import"
-).split()
-JAVASCRIPT_NAMES = (
-    "console log require parseInt parseFloat Number String Math length push "
-    "let const function return while for if else true false null undefined"
-).split()
+PYTHON_NAMES = frozenset(
+    {"print", "input", "int", "float", "str", "len", "range", "list", "dict", "sum", "min"}
+    | {"max", "abs", "round", "sorted", "True", "False", "None", "return", "import"}
+)
+JAVASCRIPT_NAMES = frozenset(
+    {"console", "log", "require", "parseInt", "parseFloat", "Number", "String", "Math"}
+    | {"length", "push", "let", "const", "function", "return", "true", "false", "null"}
+)
 
 
 def identifiers(code: str, comment: str) -> set[str]:

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 LABEL = "decode-runner"
 INSTANCE_LABEL = "decode-runner.instance"
 SANDBOX_UID = "1000:1000"
+RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
 T = TypeVar("T")
 
 
@@ -138,7 +139,7 @@ class DockerAPI:
             mem_limit=f"{limits.memory_mib}m",
             memswap_limit=f"{limits.memory_mib}m",
             nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
+            pids_limit=RUNSC_PIDS if settings.sandbox_runtime == "runsc" else limits.pids,
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmp_mib}m,mode=1777"},
             cap_drop=["ALL"],

@@ -201,6 +201,10 @@ class Session:
         file, argv = _PROGRAMS[sub.language]
         if sub.language is Language.JAVASCRIPT:
             argv = [argv[0], f"--max-old-space-size={sub.limits.memory_mib * 3 // 4}", *argv[1:]]
+        if self._sandbox.settings.sandbox_runtime == "runsc":
+            # gVisor's pids cgroup counts the sentry's threads, not the learner's processes:
+            # the process limit is enforced inside the sandbox's own kernel instead.
+            argv = ["/usr/bin/prlimit", f"--nproc={sub.limits.pids}", "--", *argv]
         self._interactive = run.stdin is None
         out: dict[str, list[str]] = {"stdout": [], "stderr": []}
         started = time.monotonic()

@@ -60,7 +60,7 @@ class ProgressStore:
         return self._url.get_backend_name() == "sqlite"
 
     async def open(self) -> None:
-        """Create the engine (and SQLite's directory), then bring the schema to the latest revision."""
+        """Create the engine (and SQLite's directory), then migrate the schema to the head."""
         if self.is_sqlite and self._url.database not in (None, "", ":memory:"):
             Path(str(self._url.database)).parent.mkdir(parents=True, exist_ok=True)
         self._engine = create_async_engine(self._url)
@@ -145,13 +145,17 @@ class ProgressStore:
             await self._upsert("reveal_hint", learner, exercise, changes)
         return (await self.get(learner, exercise)).hints_revealed
 
-    async def _upsert(self, operation: str, learner: str, exercise: str, changes: dict[str, Any]) -> None:
+    async def _upsert(
+        self, operation: str, learner: str, exercise: str, changes: dict[str, Any]
+    ) -> None:
         """UPDATE the row, INSERT it when missing; portable (no dialect-specific upsert)."""
 
         async def write(conn: AsyncConnection) -> None:
             await _ensure_learner(conn, learner)
             where = (progress.c.learner_id == learner) & (progress.c.exercise_id == exercise)
-            result = await conn.execute(update(progress).where(where).values(updated_at=_now(), **changes))
+            result = await conn.execute(
+                update(progress).where(where).values(updated_at=_now(), **changes)
+            )
             if result.rowcount == 0:
                 await conn.execute(progress.insert().values(_initial_row(learner, exercise)))
                 await conn.execute(update(progress).where(where).values(**changes))
@@ -217,5 +221,3 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-

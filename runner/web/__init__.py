@@ -1,3 +1,3 @@
-"""The web edge: Starlette app, HTTP API, /ws protocol; composes the domain, which never imports it."""
+"""The web edge: Starlette app, HTTP API, /ws protocol; the domain never imports it."""
 
 from __future__ import annotations

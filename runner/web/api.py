@@ -1,4 +1,4 @@
-"""The JSON HTTP API (docs/http-api.md): session, config, course, exercises, hints, progress, health."""
+"""The JSON HTTP API (docs/http-api.md): session, course, exercises, hints, progress, health."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def _learner(request: Request, required: bool) -> str | None:
     try:
         learner = parse_learner(request.headers.get(LEARNER_HEADER))
     except InvalidLearner:
-        raise ApiError(400, "learner", "Identifiant d'apprenant invalide : recharge la page.") from None
+        raise ApiError(
+            400, "learner", "Identifiant d'apprenant invalide : recharge la page."
+        ) from None
     if learner is None and required:
         raise ApiError(400, "learner", "Identifiant d'apprenant manquant : recharge la page.")
     return learner
@@ -90,7 +92,12 @@ async def courses(request: Request) -> Response:
     weeks = []
     for week in catalog.course.weeks:
         exercises = [
-            {"id": e.id, "title": e.title, "language": str(e.language), "status": status_of(done.get(e.id))}
+            {
+                "id": e.id,
+                "title": e.title,
+                "language": str(e.language),
+                "status": status_of(done.get(e.id)),
+            }
             for e in (catalog.get(i) for i in week.exercise_ids)
             if e is not None
         ]
@@ -154,7 +161,9 @@ async def save_code(request: Request) -> Response:
             raise TypeError(code)
         size = len(code.encode("utf-8"))
     except (ValueError, KeyError, TypeError):
-        raise ApiError(400, "invalid_body", "Corps de requête invalide : {\"code\": \"…\"} attendu.") from None
+        raise ApiError(
+            400, "invalid_body", 'Corps de requête invalide : {"code": "…"} attendu.'
+        ) from None
     if size > runtime.settings.max_code_bytes:
         raise ApiError(413, "too_large", "Ton programme est trop long.")
     await runtime.store.save_code(learner, exercise.id, code)

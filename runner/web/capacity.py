@@ -1,4 +1,4 @@
-"""Admission control: a global cap on running sandboxes with a bounded FIFO queue, and a rate limit."""
+"""Admission control: a cap on running sandboxes, a bounded FIFO queue, a rate limit."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ PositionCallback = Callable[[int], Awaitable[None]]
 
 
 class Capacity:
-    """``slots`` submissions run at once; up to ``queue_size`` more wait, first come first served."""
+    """``slots`` submissions run at once; up to ``queue_size`` more wait, first come first in."""
 
     def __init__(self, slots: int, queue_size: int) -> None:
         self.slots = max(1, slots)

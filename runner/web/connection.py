@@ -1,4 +1,4 @@
-"""The /ws endpoint: origin check, learner id, then one Connection reading frames until the client goes."""
+"""The /ws endpoint: origin check, learner id, then a Connection reading frames until it closes."""
 
 from __future__ import annotations
 

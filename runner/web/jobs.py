@@ -1,4 +1,4 @@
-"""Job: one accepted submission of one connection, from the queue to ``finished`` and ``progress``."""
+"""Job: one accepted submission, from the queue to ``finished`` and ``progress``."""
 
 from __future__ import annotations
 
@@ -23,10 +23,6 @@ logger = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-UNAVAILABLE_MESSAGE = (
-    "Le bac à sable est indisponible pour le moment : ton code n'a pas été exécuté. "
-    "Réessaie dans un instant."
-)
 UNAVAILABLE = "unavailable"
 PASSED = "passed"
 
@@ -153,12 +149,16 @@ class Job:
         payload.update(type="finished", mode=str(Mode.CHECK))
         if finished.outcome is Outcome.UNAVAILABLE:
             logger.error("sandbox unavailable: %s", finished.detail)
-            payload.update(status=UNAVAILABLE, message=UNAVAILABLE_MESSAGE)
+            limits = limits_for(self.exercise, self.runtime.settings)
+            message = feedback.outcome_message(Outcome.UNAVAILABLE, limits, limits.time_s)
+            payload.update(status=UNAVAILABLE, message=message)
         self._observe(finished, str(payload["status"]))
         progress = await self._record_result(payload["status"] == PASSED)
         await self._send(payload)
         if progress is not None:
-            await self._send(protocol.progress(self.exercise.id, progress.solved, progress.attempts))
+            await self._send(
+                protocol.progress(self.exercise.id, progress.solved, progress.attempts)
+            )
 
     def _run_finished(
         self, finished: Finished, last: RunFinished | None, time_s: float
@@ -166,10 +166,8 @@ class Job:
         outcome = finished.outcome
         if outcome is Outcome.UNAVAILABLE:
             logger.error("sandbox unavailable: %s", finished.detail)
-            message = UNAVAILABLE_MESSAGE
-        else:
-            limits = limits_for(self.exercise, self.runtime.settings)
-            message = feedback.outcome_message(outcome, limits, time_s)
+        limits = limits_for(self.exercise, self.runtime.settings)
+        message = feedback.outcome_message(outcome, limits, time_s)
         explanation = None
         if last is not None and last.stderr and outcome is not Outcome.STOPPED:
             found = feedback.explain(self.exercise.language, last.stderr, self.code)
@@ -201,7 +199,9 @@ class Job:
 
     def _observe(self, finished: Finished, status: str) -> None:
         language = str(self.exercise.language)
-        self.runtime.metrics.observe_run(language, str(self.mode), status, finished.duration_ms / 1000)
+        self.runtime.metrics.observe_run(
+            language, str(self.mode), status, finished.duration_ms / 1000
+        )
 
     async def _record_attempt(self) -> None:
         """Counted when the sandbox is ours; shielded so a disconnect cannot lose it."""
@@ -212,14 +212,17 @@ class Job:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
 
     async def _record_result(self, solved: bool) -> ExerciseProgress | None:
+        store, exercise_id = self.runtime.store, self.exercise.id
+        result: ExerciseProgress | None = None
         with anyio.CancelScope(shield=True):
             try:
                 if solved:
-                    return await self.runtime.store.record_solved(self.learner, self.exercise.id)
-                return await self.runtime.store.get(self.learner, self.exercise.id)
+                    result = await store.record_solved(self.learner, exercise_id)
+                else:
+                    result = await store.get(self.learner, exercise_id)
             except StoreError:
-                logger.exception("progress not recorded (result) for %s", self.exercise.id)
-                return None
+                logger.exception("progress not recorded (result) for %s", exercise_id)
+        return result
 
 
 async def _quietly(action: Callable[[], Awaitable[None]]) -> None:

@@ -51,7 +51,9 @@ class Metrics:
     def render(self, gauges: Gauges) -> str:
         lines = _header("decode_runs_total", "counter", "Submissions ended, by outcome status.")
         for (language, mode, status), n in sorted(self.runs.items()):
-            lines.append(f"decode_runs_total{_labels(language=language, mode=mode, status=status)} {n}")
+            lines.append(
+                f"decode_runs_total{_labels(language=language, mode=mode, status=status)} {n}"
+            )
         lines += _header("decode_rejections_total", "counter", "Refused client requests, by code.")
         for code, n in sorted(self.rejections.items()):
             lines.append(f"decode_rejections_total{_labels(code=code)} {n}")

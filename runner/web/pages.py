@@ -13,8 +13,7 @@ from runner.settings import Settings
 from runner.web.runtime import Runtime
 
 MISSING_HINT = (
-    "Interface web non construite : lancez `make web`. / "
-    "Web front end not built: run `make web`.\n"
+    "Interface web non construite : lancez `make web`. / Web front end not built: run `make web`.\n"
 )
 _BASE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "

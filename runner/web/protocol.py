@@ -1,4 +1,4 @@
-"""The /ws protocol: parsing client frames (JSON Schema) and building server messages (docs/protocol.md)."""
+"""The /ws protocol (docs/protocol.md): parsing client frames, building server messages."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TOO_LARGE: "Ton programme est trop long : {limit} Kio au maximum.",
     ErrorCode.UNKNOWN_EXERCISE: "Cet exercice n'existe pas.",
     ErrorCode.BUSY: "Un programme est déjà en cours : arrête-le ou attends qu'il se termine.",
-    ErrorCode.RATE_LIMITED: "Doucement ! Trop d'exécutions en une minute : attends quelques secondes.",
+    ErrorCode.RATE_LIMITED: (
+        "Doucement ! Trop d'exécutions en une minute : attends quelques secondes."
+    ),
     ErrorCode.OVERLOADED: "Beaucoup de monde en ce moment : réessaie dans quelques secondes.",
     ErrorCode.SHUTTING_DOWN: "Le serveur redémarre : réessaie dans quelques secondes.",
     ErrorCode.NOT_RUNNING: "Aucun programme n'est en cours.",

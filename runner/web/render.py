@@ -12,5 +12,5 @@ _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 @lru_cache(maxsize=1024)
 def instructions_html(markdown: str) -> str:
-    """Safe HTML for ``markdown``: even if raw HTML slipped through, nh3 strips scripts and handlers."""
+    """Safe HTML for ``markdown``: nh3 strips scripts and handlers whatever slipped through."""
     return nh3.clean(_markdown.render(markdown))

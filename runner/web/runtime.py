@@ -1,4 +1,4 @@
-"""Runtime: everything the server composes (catalog, sandbox, store, capacity), started in lifespan."""
+"""Runtime: what the server composes (catalog, sandbox, store, capacity), started in lifespan."""
 
 from __future__ import annotations
 

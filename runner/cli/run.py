@@ -1,0 +1,95 @@
+"""``decode-runner run FILE``: try the engine by hand; output streams live, the terminal's stdin reaches the program."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import anyio
+
+from runner.sandbox import (
+    Finished,
+    Language,
+    Output,
+    Run,
+    RunFinished,
+    Sandbox,
+    Session,
+    Submission,
+    default_limits,
+)
+from runner.settings import Settings
+
+_EXTENSIONS = {".py": Language.PYTHON, ".js": Language.JAVASCRIPT, ".mjs": Language.JAVASCRIPT}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("run", help="run one file in a sandbox, interactively")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--lang", choices=[lang.value for lang in Language], help="default: from the extension")
+    parser.add_argument("--time", type=float, help="wall-time limit in seconds")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    try:
+        code = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"decode-runner run: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    language = Language(args.lang) if args.lang else _EXTENSIONS.get(args.file.suffix)
+    if language is None:
+        print(f"decode-runner run: unknown language for {args.file.name}; use --lang", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    limits = default_limits(settings)
+    if args.time:
+        limits = dataclasses.replace(limits, time_s=args.time)
+    submission = Submission(language, code, (Run(stdin=None),), limits)
+    return anyio.run(_run, settings, submission)
+
+
+async def _run(settings: Settings, submission: Submission) -> int:
+    sandbox = Sandbox(settings.replace(pool_size=0))
+    await sandbox.start()
+    try:
+        async with sandbox.session(submission) as session, anyio.create_task_group() as tg:
+            tg.start_soon(_forward_stdin, session)
+            final = await _print_events(session)
+            tg.cancel_scope.cancel()
+    finally:
+        await sandbox.close()
+    return 0 if final.outcome.value == "ok" else 1
+
+
+async def _print_events(session: Session) -> Finished:
+    async for event in session:
+        if isinstance(event, Output):
+            stream = sys.stdout if event.stream == "stdout" else sys.stderr
+            stream.write(event.data)
+            stream.flush()
+        elif isinstance(event, RunFinished):
+            code = "-" if event.exit_code is None else event.exit_code
+            print(f"\n[{event.outcome.value}] exit code {code}, {event.duration_ms:.0f} ms", file=sys.stderr)
+        elif isinstance(event, Finished):
+            if event.detail:
+                print(f"[{event.outcome.value}] {event.detail}", file=sys.stderr)
+            return event
+    raise RuntimeError("session ended without Finished")
+
+
+async def _forward_stdin(session: Session) -> None:
+    """Copy the terminal's lines to the program while it runs; EOF (Ctrl+D) closes its stdin."""
+    while True:
+        data = await anyio.to_thread.run_sync(_read_line, abandon_on_cancel=True)
+        if not data:
+            await session.close_stdin()
+            return
+        await session.send_stdin(data)
+
+
+def _read_line() -> str:
+    return os.read(sys.stdin.fileno(), 65536).decode(errors="replace")

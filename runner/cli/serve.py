@@ -1,0 +1,96 @@
+"""``decode-runner serve``: the web server (uvicorn), with a graceful drain on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from runner.settings import Settings, SettingsError
+from runner.web.app import create_app
+from runner.web.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the web server (HTTP API, /ws, pages)",
+        description="Serve the course: settings come from DECODE_* variables; options win.",
+    )
+    parser.add_argument("--host", help="listen address (DECODE_HOST)")
+    parser.add_argument("--port", type=int, help="listen port (DECODE_PORT)")
+    parser.set_defaults(handler=serve)
+
+
+class DrainingServer(uvicorn.Server):
+    """First SIGTERM/SIGINT: stop accepting, drain submissions, then shut down as uvicorn does.
+
+    uvicorn closes WebSockets (1012) as soon as it shuts down, which would kill running
+    submissions; draining first gives them ``shutdown_grace_s`` to finish. A second signal skips
+    the drain.
+    """
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._draining = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None or not self.started:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(self._begin_drain, sig)
+
+    def _begin_drain(self, sig: int) -> None:
+        logger.warning("signal %d: draining before shutdown", sig)
+        assert self._loop is not None
+        self._drain_task = self._loop.create_task(self._drain_then_exit(sig))
+
+    async def _drain_then_exit(self, sig: int) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting; open connections carry on
+        try:
+            await self.runtime.drain()
+        except Exception:
+            logger.exception("drain failed")
+        finally:
+            super().handle_exit(sig, None)
+
+
+def serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        settings = Settings.from_env(**overrides)
+    except SettingsError as exc:
+        logger.error("%s", exc)
+        return 2
+    if not getattr(args, "verbose", False):
+        logging.getLogger().setLevel(settings.log_level.upper())
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.max_frame_bytes,
+        log_level=settings.log_level,
+        lifespan="on",
+        proxy_headers=True,
+        server_header=False,
+    )
+    server = DrainingServer(config, app.state.runtime)
+    server.run()
+    return 0 if server.started else 1
