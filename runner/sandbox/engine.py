@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -65,6 +66,7 @@ class Sandbox:
         self.docker = DockerAPI(settings)
         self.pool = WarmPool(self.docker, default_limits(settings), settings.pool_size)
         self._live: set[str] = set()
+        self._removals: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         try:
@@ -79,6 +81,7 @@ class Sandbox:
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
             await self.pool.close()
+            await asyncio.gather(*self._removals, return_exceptions=True)
             for container_id in list(self._live):
                 await self.docker.remove(container_id)
             self.docker.close()
@@ -118,9 +121,15 @@ class Sandbox:
         return container
 
     async def _release(self, container: Container) -> None:
+        """Close the streams now; kill and remove in the background, off the learner's critical path."""
         container.attachment.close()
-        await self.docker.remove(container.id)
-        self._live.discard(container.id)
+        task = asyncio.create_task(self._remove(container.id))
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
+    async def _remove(self, container_id: str) -> None:
+        await self.docker.remove(container_id)
+        self._live.discard(container_id)
 
 
 class Session:

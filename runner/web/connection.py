@@ -160,8 +160,6 @@ class Connection:
             await job.stop()
         elif not job.interactive:
             raise ProtocolError(ErrorCode.NOT_INTERACTIVE)
-        elif job.session is None:
-            raise ProtocolError(ErrorCode.NOT_RUNNING, "the program has not started yet")
         elif isinstance(message, StdinData):
             await job.send_stdin(message.data)
         elif isinstance(message, StdinEof):

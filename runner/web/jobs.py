@@ -6,13 +6,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import anyio
 
 from runner import checking, feedback
 from runner.exercises import Exercise, limits_for
-from runner.sandbox import Finished, Outcome, Output, Run, RunFinished, Session, Submission
+from runner.sandbox import (
+    Finished,
+    Outcome,
+    Output,
+    Run,
+    RunFinished,
+    RunStarted,
+    Session,
+    Submission,
+)
 from runner.store import ExerciseProgress, StoreError
 from runner.web import protocol
 from runner.web.capacity import QueueFull
@@ -24,6 +34,7 @@ logger = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 UNAVAILABLE = "unavailable"
+MAX_PENDING_STDIN = 64 * 1024
 PASSED = "passed"
 
 
@@ -49,6 +60,8 @@ class Job:
         self._session: Session | None = None
         self._stop_requested = False
         self._waiting = anyio.CancelScope()
+        self._live = False  # the interactive program has started: stdin goes straight to it
+        self._pending: list[str | None] = []  # stdin typed before that; None is end of input
 
     @property
     def interactive(self) -> bool:
@@ -89,14 +102,27 @@ class Job:
             await _quietly(self._session.stop)
 
     async def send_stdin(self, data: str) -> None:
+        """Typed-ahead input waits until the program runs, then goes in order."""
         session = self._session
-        if session is not None:
+        if session is not None and self._live:
             await _quietly(lambda: session.send_stdin(data))
+        elif sum(len(d or "") for d in self._pending) + len(data) <= MAX_PENDING_STDIN:
+            self._pending.append(data)
 
     async def close_stdin(self) -> None:
         session = self._session
-        if session is not None:
+        if session is not None and self._live:
             await _quietly(session.close_stdin)
+        else:
+            self._pending.append(None)
+
+    async def _go_live(self, session: Session) -> None:
+        self._live = True
+        pending, self._pending = self._pending, []
+        for data in pending:
+            await _quietly(
+                session.close_stdin if data is None else partial(session.send_stdin, data)
+            )
 
     async def _on_position(self, position: int) -> None:
         await self._send(protocol.queued(position))
@@ -111,6 +137,8 @@ class Job:
             async for event in session:
                 if isinstance(event, Output):
                     await self._send(protocol.output(event.stream, event.data))
+                elif isinstance(event, RunStarted):
+                    await self._go_live(session)
                 elif isinstance(event, RunFinished):
                     last = event
                 elif isinstance(event, Finished):
@@ -122,13 +150,14 @@ class Job:
 
     async def _check(self) -> None:
         submission = checking.submission_for(self.exercise, self.code, self.runtime.settings)
-        results: list[Any] = []
+        limits = submission.limits
+        results: list[checking.TestResult] = []
         finished: Finished | None = None
         async with self.runtime.sandbox.session(submission) as session:
             await self._open(session, total=len(submission.runs))
             async for event in session:
                 if isinstance(event, RunFinished):
-                    result = checking.grade(self.exercise, event)
+                    result = checking.grade(self.exercise, event, code=self.code, limits=limits)
                     results.append(result)
                     await self._send({**result.public(), "type": "test"})
                 elif isinstance(event, Finished):
@@ -143,7 +172,7 @@ class Job:
             await _quietly(session.stop)
         await self._send(protocol.started(self.mode, self.exercise.id, total))
 
-    async def _check_finished(self, finished: Finished, results: list[Any]) -> None:
+    async def _check_finished(self, finished: Finished, results: list[checking.TestResult]) -> None:
         summary = checking.summarize(self.exercise, results, finished)
         payload: dict[str, Any] = {"explanation": None, **summary.public()}
         payload.update(type="finished", mode=str(Mode.CHECK))

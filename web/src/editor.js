@@ -13,8 +13,6 @@ import {
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab, undo } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
-import { python } from "@codemirror/lang-python";
-import { javascript } from "@codemirror/lang-javascript";
 import { editorTheme, highlightStyle } from "./editor-theme.js";
 
 const setErrorLine = StateEffect.define();
@@ -39,15 +37,21 @@ const errorLineField = StateField.define({
   provide: (field) => EditorView.decorations.from(field),
 });
 
-function languageSupport(language) {
-  if (language === "python") return [python(), indentUnit.of("    ")];
+/** The language mode, loaded on demand so a Python page never downloads the JavaScript parser. */
+export async function loadLanguage(language) {
+  if (language === "python") {
+    const { python } = await import("@codemirror/lang-python");
+    return [python(), indentUnit.of("    ")];
+  }
+  const { javascript } = await import("@codemirror/lang-javascript");
   return [javascript(), indentUnit.of("  ")];
 }
 
 export class CodeEditor {
   /**
    * @param {HTMLElement} host element that receives the shadow root
-   * @param {{code: string, language: string, label: string, onChange: Function, onRun: Function, onCheck: Function}} options
+   * @param {{code: string, language: Extension, label: string, onChange: Function, onRun: Function, onCheck: Function}} options
+   *   ``language`` comes from ``loadLanguage``.
    */
   constructor(host, { code, language, label, onChange, onRun, onCheck }) {
     const root = host.shadowRoot || host.attachShadow({ mode: "open" });
@@ -75,7 +79,7 @@ export class CodeEditor {
           syntaxHighlighting(highlightStyle),
           shortcuts,
           keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
-          languageSupport(language),
+          language,
           errorLineField,
           editorTheme,
           EditorView.contentAttributes.of(contentAttributes),

@@ -4,7 +4,7 @@ import { h, byId, clear } from "./dom.js";
 import { initLanguage, t, translatePage } from "./i18n/index.js";
 import { languageBadge, setUpLanguageSwitch, statusBadge } from "./chrome.js";
 import { Announcer } from "./announcer.js";
-import { CodeEditor } from "./editor.js";
+import { CodeEditor, loadLanguage } from "./editor.js";
 import { ConsoleView } from "./console-view.js";
 import { TestsView } from "./tests-view.js";
 import { HintsView } from "./hints-view.js";
@@ -13,6 +13,7 @@ import { EmbedBridge, isEmbedded } from "./embed.js";
 import { ConnectionState, RunnerSocket } from "./socket.js";
 import { RunController } from "./run-controller.js";
 import { setUpReset } from "./reset.js";
+import { fitHeadings } from "./rich-text.js";
 
 const DEFAULT_CONFIG = { embed_origins: [], languages: ["fr", "en"], max_code_bytes: 64 * 1024 };
 const embedded = isEmbedded();
@@ -43,7 +44,8 @@ async function main() {
     return;
   }
   exercise.nextHref = exercise.next ? pageHref(exercise.next) : null;
-  setUp(exercise, config, embed);
+  const language = await loadLanguage(exercise.language);
+  setUp(exercise, config, embed, language);
   embed.post("ready", { exercise: exercise.id });
 }
 
@@ -53,7 +55,7 @@ function showError(text) {
   byId("page-error").hidden = false;
 }
 
-function setUp(exercise, config, embed) {
+function setUp(exercise, config, embed, language) {
   renderHeader(exercise);
   renderBrief(exercise);
   const announcer = new Announcer();
@@ -62,7 +64,7 @@ function setUp(exercise, config, embed) {
   let controller = null;
   const editor = new CodeEditor(byId("editor"), {
     code,
-    language: exercise.language,
+    language,
     label: t("editor.label"),
     onChange: (text) => drafts.changed(text),
     onRun: () => controller && controller.start("run"),
@@ -148,7 +150,9 @@ function renderProgress(exercise, justSolved) {
 
 function renderBrief(exercise) {
   // Sanitised by the server (markdown-it without raw HTML, then nh3).
-  byId("instructions").innerHTML = exercise.instructions_html || "";
+  const instructions = byId("instructions");
+  instructions.innerHTML = exercise.instructions_html || "";
+  fitHeadings(instructions, exercise.title);
   const examples = exercise.examples || [];
   const list = clear(byId("examples-list"));
   for (const example of examples) {
@@ -169,6 +173,7 @@ function renderBrief(exercise) {
     );
   }
   byId("examples").hidden = examples.length === 0;
+  byId("examples-count").textContent = t("exercise.examplesCount", { count: examples.length });
 }
 
 function showConnection(banner, state, { restored }) {

@@ -1,6 +1,7 @@
 // Hints, revealed one at a time on request (each reveal is recorded by the server).
 import { h, clear } from "./dom.js";
 import { t } from "./i18n/index.js";
+import { withInlineCode } from "./rich-text.js";
 
 export class HintsView {
   /**
@@ -44,7 +45,7 @@ export class HintsView {
           "li",
           { class: "hint", tabindex: "-1" },
           h("span", { class: "hint-label" }, t("hints.item", { number: index + 1 })),
-          h("span", { class: "hint-text" }, text),
+          h("span", { class: "hint-text" }, withInlineCode(text)),
         ),
       );
     });

@@ -3,6 +3,8 @@ import { h, clear } from "./dom.js";
 import { language, t } from "./i18n/index.js";
 import { explanationBlock } from "./explanation.js";
 
+const TONES = { ok: "ok", passed: "ok", stopped: "", failed: "failed" };
+
 export const RunState = Object.freeze({ IDLE: "idle", SENDING: "sending", QUEUED: "queued", RUNNING: "running" });
 
 export class RunController {
@@ -78,6 +80,7 @@ export class RunController {
     this.drafts.synced(this.sentCode);
     this._status(t(this.mode === "check" ? "run.checking" : "run.running"));
     this.consoleView.setAcceptingInput(this.mode === "run");
+    if (this.mode === "check") this.consoleView.note(t("console.checkNote"));
     this.embed.post("run-started", { exercise: this.exercise.id, mode: this.mode });
   }
 
@@ -96,7 +99,7 @@ export class RunController {
     this.consoleView.setAcceptingInput(false);
     if (message.message && mode === "run") this.consoleView.note(message.message, status === "ok" ? "ok" : "problem");
     const duration = formatSeconds(message.duration_ms);
-    const tone = status === "ok" || status === "passed" ? "ok" : status === "stopped" ? "" : "error";
+    const tone = TONES[status] ?? "error";
     this._status([message.message, duration && `(${t("run.duration", { seconds: duration })})`].filter(Boolean).join(" "), tone);
     if (mode === "check") this._showCheckResult(status, passed, total);
     if (explanation) {
@@ -131,10 +134,6 @@ export class RunController {
           : h("p", {}, t("result.lastOne")),
       );
       result.className = "result result--solved";
-      result.hidden = false;
-    } else if (status === "failed") {
-      result.append(h("p", { class: "result-title" }, t("result.failed", { passed, total })));
-      result.className = "result result--failed";
       result.hidden = false;
     }
   }

@@ -51,9 +51,6 @@ export class TestsView {
   _details(item, test) {
     if (test.message) item.append(h("p", { class: "test-message" }, test.message));
     const diff = test.difference;
-    if (diff) {
-      item.append(h("p", { class: "test-where" }, t("tests.firstDifference", diff)));
-    }
     if (typeof test.expected === "string" || typeof test.actual === "string") {
       item.append(
         h(

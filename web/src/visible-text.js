@@ -9,6 +9,8 @@ function charNode(ch) {
 }
 
 /**
+ * The last line end is not drawn: the checker ignores it, so showing it would invite learners
+ * to chase a difference that does not count.
  * @param {string} text the whole output
  * @param {{line: number, column: number} | null} at 1-based position of the first difference
  * @returns {DocumentFragment}
@@ -16,11 +18,10 @@ function charNode(ch) {
 export function renderVisible(text, at = null) {
   const fragment = document.createDocumentFragment();
   const lines = text.split("\n");
-  const endsWithNewline = text.endsWith("\n");
-  if (endsWithNewline) lines.pop();
+  if (text.endsWith("\n")) lines.pop();
   lines.forEach((line, index) => {
     const number = index + 1;
-    const hasEol = index < lines.length - 1 || endsWithNewline;
+    const hasEol = index < lines.length - 1;
     const isDiffLine = at && at.line === number;
     const row = h("span", { class: isDiffLine ? "vt-line vt-line--diff" : "vt-line" });
     const chars = Array.from(line);

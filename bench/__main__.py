@@ -1,0 +1,102 @@
+"""`make bench`: measure the runner end to end against the engine it runs on, in one run, and report.
+
+Writes bench/results/bench.json and bench/results/latency.png, prints a table, and rewrites the figures
+between the bench markers of README.md. Exits 1 when a target does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from bench import engine, report
+from bench.server import INSTANCE, Server, idle_memory, load, running_server
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HELLO = ("bench-bonjour", "print('Bonjour')")
+HELLO_JS = ("bench-bonjour-js", "console.log('Bonjour')")
+FIVE = ("bench-cinq-tests", "print(2 * int(input()))")
+LEVELS = (1, 10, 50)
+
+
+def containers_destroyed_during(server: Server, exercise: str, code: str) -> int:
+    """How many containers one check uses: those removed while it ran (pooled ones are not)."""
+    client = docker.from_env()
+    try:
+        since = dt.datetime.now(dt.timezone.utc)
+        asyncio.run(load(server, exercise, code, "check", clients=1, rounds=1))
+        time.sleep(1.5)
+        events = client.events(
+            since=since, until=dt.datetime.now(dt.timezone.utc), decode=True,
+            filters={"type": "container", "event": "destroy", "label": f"decode-runner.instance={INSTANCE}"},
+        )
+        return sum(1 for _ in events)
+    finally:
+        client.close()
+
+
+def rounds_for(clients: int, quick: bool) -> int:
+    if quick:
+        return 3 if clients == 1 else 1
+    return 20 if clients == 1 else (4 if clients == 10 else 2)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    print("naive baseline: docker run --rm …", flush=True)
+    baseline = engine.naive_baseline(5 if args.quick else 10)
+    print("raw engine ceiling: create/start/wait/remove loops …", flush=True)
+    ceiling = engine.engine_ceiling(per_level=8 if args.quick else 16)
+    results: dict[str, Any] = {
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "settings": {"pool_size": args.pool, "max_concurrent": args.concurrent},
+        "baseline_docker_run": baseline.as_dict(),
+        "engine_ceiling_per_s": {str(k): round(v, 2) for k, v in ceiling.items()},
+        "runner": {},
+    }
+    with running_server(args.pool, args.concurrent) as server:
+        time.sleep(3)  # let the warm pool fill
+        scenarios = [("hello check", HELLO, "check"), ("5-test check", FIVE, "check"),
+                     ("hello run", HELLO, "run"), ("hello JS check", HELLO_JS, "check")]
+        for name, (exercise, code), mode in scenarios:
+            levels = LEVELS if mode == "check" and "JS" not in name else (1,)
+            for clients in levels:
+                print(f"runner: {name} × {clients} clients …", flush=True)
+                summary = asyncio.run(load(server, exercise, code, mode, clients, rounds_for(clients, args.quick)))
+                results["runner"].setdefault(name, {})[str(clients)] = summary.as_dict()
+                time.sleep(2)  # let the pool refill between levels
+        results["containers_per_5_test_check"] = containers_destroyed_during(server, *FIVE)
+        results["idle_connections"] = asyncio.run(idle_memory(server, 200))
+    return results
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--pool", type=int, default=4, help="DECODE_POOL_SIZE for the server")
+    parser.add_argument("--concurrent", type=int, default=6, help="DECODE_MAX_CONCURRENT for the server")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
+    args = parser.parse_args(argv)
+    results = measure(args)
+    results["targets"] = report.targets(results)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    report.plot(results, RESULTS / "latency.png")
+    table = report.table(results)
+    print(table)
+    print(f"\nfigures: {RESULTS / 'bench.json'}, plot: {RESULTS / 'latency.png'}")
+    if not args.no_readme:
+        report.update_readme(table)
+    return 0 if all(t["ok"] for t in results["targets"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""The two reference points the runner is measured against: `docker run --rm`, and the raw engine ceiling."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+
+from bench.stats import Summary, summarize
+
+IMAGE = "decode-runner-python:latest"
+HELLO = ["/usr/bin/python3", "-c", "print('Bonjour')"]
+
+
+def naive_baseline(n: int = 10) -> Summary:
+    """`docker run --rm` of the same image running hello world, one after another."""
+    latencies = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", IMAGE, *HELLO],
+            check=True,
+            capture_output=True,
+        )
+        latencies.append(time.perf_counter() - start)
+    return summarize(latencies, errors=0, wall_s=sum(latencies))
+
+
+def _lifecycle(client: docker.DockerClient) -> float:
+    start = time.perf_counter()
+    container = client.api.create_container(IMAGE, HELLO, network_disabled=True,
+                                            host_config=client.api.create_host_config(network_mode="none"))
+    client.api.start(container["Id"])
+    client.api.wait(container["Id"])
+    client.api.logs(container["Id"])
+    client.api.remove_container(container["Id"], force=True)
+    return time.perf_counter() - start
+
+
+def engine_ceiling(concurrencies: tuple[int, ...] = (1, 2, 4, 8), per_level: int = 16) -> dict[int, float]:
+    """Container create/start/wait/logs/remove loops: lifecycles per second at each concurrency."""
+    client = docker.from_env(timeout=120)
+    rates = {}
+    try:
+        for level in concurrencies:
+            start = time.perf_counter()
+            with ThreadPoolExecutor(level) as pool:
+                list(pool.map(lambda _: _lifecycle(client), range(per_level)))
+            rates[level] = per_level / (time.perf_counter() - start)
+    finally:
+        client.close()
+    return rates

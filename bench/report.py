@@ -1,0 +1,98 @@
+"""Targets, the table, the plot and the README section of `make bench`."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    hello = r["runner"]["hello check"]
+    ceiling = max(r["engine_ceiling_per_s"].values())
+    at50 = hello["50"]
+    speedup = r["baseline_docker_run"]["p50_ms"] / hello["1"]["p50_ms"]
+    return [
+        {"target": "hello-world check p50 ≤ 60 ms (1 client)", "value": f"{hello['1']['p50_ms']} ms",
+         "ok": hello["1"]["p50_ms"] <= 60},
+        {"target": "≥ 5× faster than `docker run --rm`", "value": f"{speedup:.1f}×", "ok": speedup >= 5},
+        {"target": "50 clients: throughput ≥ 90% of the engine ceiling", "ok": at50["per_second"] >= 0.9 * ceiling,
+         "value": f"{at50['per_second']}/s vs {ceiling:.2f}/s ({100 * at50['per_second'] / ceiling:.0f}%)"},
+        {"target": "50 clients: 0 errors", "value": str(at50["errors"]), "ok": at50["errors"] == 0},
+        {"target": "a 5-test check uses one container", "value": str(r["containers_per_5_test_check"]),
+         "ok": r["containers_per_5_test_check"] == 1},
+        {"target": "200 idle connections cost < 100 MiB", "value": f"{r['idle_connections']['cost_mib']} MiB",
+         "ok": r["idle_connections"]["cost_mib"] < 100},
+    ]
+
+
+def table(r: dict[str, Any]) -> str:
+    b = r["baseline_docker_run"]
+    lines = [
+        f"Measured {r['when']} on {r['machine']['cpus']} CPUs (pool {r['settings']['pool_size']}, "
+        f"{r['settings']['max_concurrent']} sandboxes at once).",
+        "",
+        "| scenario | clients | p50 ms | p95 ms | p99 ms | per s | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| `docker run --rm` hello (naive baseline) | 1 | {b['p50_ms']} | {b['p95_ms']} | {b['p99_ms']} "
+        f"| {b['per_second']} | {b['errors']} |",
+    ]
+    for name, levels in r["runner"].items():
+        for clients, s in levels.items():
+            lines.append(f"| runner: {name} | {clients} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} "
+                         f"| {s['per_second']} | {s['errors']} |")
+    ceiling = ", ".join(f"{k}: {v}/s" for k, v in r["engine_ceiling_per_s"].items())
+    idle = r["idle_connections"]
+    lines += [
+        "",
+        f"Raw engine ceiling (create/start/wait/remove, by concurrency): {ceiling}.",
+        f"Server memory: {idle['rss_before_mib']} MiB idle, {idle['rss_with_connections_mib']} MiB with "
+        f"{idle['connections']} idle WebSockets.",
+        "",
+        "| target | measured | holds |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {t['target']} | {t['value']} | {'yes' if t['ok'] else '**no**'} |" for t in r["targets"]]
+    return "\n".join(lines)
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for name, levels in r["runner"].items():
+        if len(levels) < 2:
+            continue
+        xs = [int(c) for c in levels]
+        for q, style in (("p50_ms", "-o"), ("p95_ms", "--x")):
+            ax.plot(xs, [levels[c][q] for c in levels], style, label=f"{name} {q[:3]}")
+    ax.axhline(r["baseline_docker_run"]["p50_ms"], color="grey", linestyle=":", label="docker run --rm p50")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent clients")
+    ax.set_ylabel("latency, send → finished (ms)")
+    ax.set_title("decode-runner: latency against concurrency")
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def update_readme(text: str) -> None:
+    content = README.read_text(encoding="utf-8")
+    start, end = MARKERS
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    README.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content), encoding="utf-8")

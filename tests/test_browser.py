@@ -1,0 +1,313 @@
+"""The pages in a real Chromium (Playwright), against the real server and sandbox.
+
+Each scenario saves a screenshot in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright")
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    ConsoleMessage,
+    FrameLocator,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from fixtures_server import LiveServer, free_port  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RUN_TIMEOUT_MS = 30_000
+
+PROMPT_SOLUTION = 'prenom = input("Ton prénom ? ")\nprint("Bonjour, " + prenom + " !")\n'
+SOLUTION = 'prenom = input()\nprint("Bonjour, " + prenom + " !")\n'
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def web_built() -> None:
+    if not (ROOT / "web" / "dist" / "exercise.html").is_file():
+        pytest.skip("web/dist is not built: run scripts/build-web")
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, web_built: None, console_errors: list[str]) -> Iterator[Page]:
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    _collect_errors(opened, console_errors)
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def _collect_errors(page: Page, errors: list[str]) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+
+def _csp_errors(errors: list[str]) -> list[str]:
+    return [e for e in errors if "Content Security Policy" in e or "Refused to" in e]
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _open_exercise(page: Page, url: str) -> None:
+    page.goto(url)
+    _wait_ready(page)
+
+
+def _wait_ready(scope: Page | FrameLocator) -> None:
+    expect(scope.locator(".cm-content")).to_be_visible()
+    expect(scope.locator("#run-button")).not_to_have_attribute("aria-disabled", "true", timeout=15_000)
+
+
+def _replace_code(page: Page, code: str, *, typed: bool = False, scope: FrameLocator | None = None) -> None:
+    """Select everything in the editor, then type (key by key) or insert (like a paste) ``code``."""
+    (scope or page).locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    if typed:
+        page.keyboard.type(code)
+    else:
+        page.keyboard.insert_text(code)
+
+
+def test_browser_run_shows_live_output(page: Page, live_server: LiveServer, console_errors: list[str]) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-monde")
+    expect(page.locator("h1")).to_have_text("Bonjour, le monde !")
+    _replace_code(page, 'print("Bonjour, le monde !")', typed=True)
+    page.get_by_role("button", name="Exécuter").click()
+    console = page.locator("#console")
+    expect(console.locator(".console-stdout")).to_have_text("Bonjour, le monde !\n", timeout=RUN_TIMEOUT_MS)
+    expect(console.locator(".console-note--ok")).to_be_visible()
+    expect(page.locator("#run-status")).to_have_class("run-status run-status--ok")
+    _shot(page, "run-live-output")
+    assert _csp_errors(console_errors) == []
+
+
+def test_browser_run_answers_input_in_console(page: Page, live_server: LiveServer) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
+    _replace_code(page, PROMPT_SOLUTION)
+    page.keyboard.press("Control+Enter")
+    console = page.locator("#console")
+    expect(console).to_contain_text("Ton prénom ?", timeout=RUN_TIMEOUT_MS)
+    field = page.get_by_label("Votre programme attend une saisie")
+    expect(field).to_be_focused()
+    field.type("Ada")
+    field.press("Enter")
+    expect(console.locator(".console-stdin")).to_contain_text("Ada")
+    expect(console).to_contain_text("Bonjour, Ada !", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#stdin-form")).to_be_hidden(timeout=RUN_TIMEOUT_MS)
+    _shot(page, "run-input-prompt")
+
+
+def test_browser_check_passes_and_marks_progress(page: Page, live_server: LiveServer) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
+    expect(page.locator("#ex-status [data-status]")).to_have_attribute("data-status", "todo")
+    _replace_code(page, SOLUTION)
+    page.get_by_role("button", name="Vérifier").click()
+    result = page.locator("#result")
+    expect(result).to_contain_text("Bravo", timeout=RUN_TIMEOUT_MS)
+    tests = page.locator("#tests-list > li")
+    total = tests.count()
+    assert total >= 2
+    expect(page.locator("#tests-list > li.test--passed")).to_have_count(total)
+    expect(page.locator("#ex-status [data-status]")).to_have_attribute("data-status", "solved")
+    expect(result.get_by_role("link", name="Exercice suivant")).to_have_attribute("href", "/exercise/double")
+    _shot(page, "check-passed")
+    page.goto(f"{live_server.url}/")
+    item = page.locator(".exercise-item", has=page.locator('a[href="/exercise/bonjour-prenom"]'))
+    expect(item.locator("[data-status]")).to_have_attribute("data-status", "solved")
+    expect(item).to_contain_text("réussi")
+    _shot(page, "index-after-success")
+
+
+def test_browser_wrong_solution_shows_the_difference(page: Page, live_server: LiveServer) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
+    _replace_code(page, 'prenom = input()\nprint("Bonjour " + prenom + "!")\n')
+    page.get_by_role("button", name="Vérifier").click()
+    failed = page.locator("#tests-list > li.test--failed").first
+    expect(failed).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(failed.locator(".test-status")).to_have_text("échoué")
+    expected = failed.locator(".compare-block--expected pre")
+    actual = failed.locator(".compare-block--actual pre")
+    expect(expected).to_have_text("Bonjour,·Léa·!")
+    expect(actual).to_have_text("Bonjour·Léa!↵")
+    expect(expected.locator("mark.diff")).to_have_text(",")
+    expect(actual.locator("mark.diff")).to_have_text("·")
+    expect(page.locator("#result")).to_be_hidden()
+    expect(page.locator("#run-status")).to_have_class("run-status run-status--failed")
+    _shot(page, "check-difference")
+
+
+def test_browser_reload_restores_the_code(page: Page, live_server: LiveServer) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/double")
+    code = "# mon brouillon\nx = 21\nprint(x * 2)\n"
+    _replace_code(page, code)
+    page.wait_for_timeout(400)  # the local copy is written within 300 ms
+    page.reload()
+    _wait_ready(page)
+    expect(page.locator(".cm-content")).to_contain_text("# mon brouillon")
+    assert page.locator(".cm-line").all_inner_texts()[:3] == ["# mon brouillon", "x = 21", "print(x * 2)"]
+    expect(page.locator("#save-state")).to_have_text("Votre dernier code a été restauré.")
+    _shot(page, "reload-restored")
+
+
+def test_browser_reset_asks_then_can_be_undone(page: Page, live_server: LiveServer) -> None:
+    _open_exercise(page, f"{live_server.url}/exercise/double")
+    _replace_code(page, "print('mon code')\n")
+    page.get_by_role("button", name="Réinitialiser").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Garder mon code").click()
+    expect(page.locator(".cm-content")).to_contain_text("mon code")
+    page.get_by_role("button", name="Réinitialiser").click()
+    page.get_by_role("dialog").get_by_role("button", name="Réinitialiser").click()
+    expect(page.locator(".cm-content")).not_to_contain_text("mon code")
+    page.get_by_role("button", name="Annuler").click()
+    expect(page.locator(".cm-content")).to_contain_text("mon code")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def host_site() -> Iterator[str]:
+    """docs/ served on another port: another origin than the runner's."""
+    port = free_port()
+    handler = functools.partial(_QuietHandler, directory=str(ROOT / "docs"))
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_browser_embed_posts_events_to_the_host(
+    page: Page, server_factory: Callable[..., LiveServer], host_site: str, console_errors: list[str]
+) -> None:
+    server = server_factory(embed_origins=host_site)
+    page.goto(f"{host_site}/embed-host-example.html?runner={server.url}&exercise=bonjour-prenom")
+    frame = page.frame_locator("#exercise-frame")
+    expect(page.locator('#events li[data-type="ready"]')).to_have_count(1, timeout=15_000)
+    expect(page.locator('#events li[data-type="resize"]').first).to_be_visible()
+    expect(frame.locator(".site-header")).to_be_hidden()
+    _wait_ready(frame)
+    _replace_code(page, SOLUTION, scope=frame)
+    frame.get_by_role("button", name="Vérifier").click()
+    expect(page.locator('#events li[data-type="progress"]')).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    events = page.evaluate("window.decodeRunnerEvents")
+    types = [e["type"] for e in events]
+    assert {"ready", "resize", "run-started", "result", "progress"} <= set(types)
+    assert all(e["source"] == "decode-runner" for e in events)
+    result = next(e for e in events if e["type"] == "result")
+    assert result["exercise"] == "bonjour-prenom"
+    assert result["status"] == "passed"
+    assert result["passed"] == result["total"] >= 2
+    progress = next(e for e in events if e["type"] == "progress")
+    assert progress["solved"] is True
+    heights = [e["height"] for e in events if e["type"] == "resize"]
+    frame_height = page.locator("#exercise-frame").evaluate("f => f.getBoundingClientRect().height")
+    assert abs(frame_height - max(200, heights[-1])) <= 1
+    _shot(page, "embed-host")
+    assert _csp_errors(console_errors) == []
+
+
+def _axe(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    results: dict[str, Any] = page.evaluate(
+        "() => axe.run(document, {runOnly: {type: 'tag',"
+        " values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in violations
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_browser_axe_finds_no_serious_violation(
+    browser: Browser, web_built: None, live_server: LiveServer, width: int
+) -> None:
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed: run scripts/build-web")
+    # axe is injected as an inline script: only this context bypasses the page's CSP.
+    context = browser.new_context(locale="fr-FR", viewport={"width": width, "height": 900}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/")
+        expect(page.locator(".exercise-item").first).to_be_visible()
+        violations = _axe(page)
+        assert violations == [], _describe(violations)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        _shot(page, f"axe-index-{width}")
+
+        _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
+        page.get_by_role("button", name="Afficher un indice").click()
+        expect(page.locator(".hint")).to_have_count(1)
+        page.get_by_role("button", name="Vérifier").click()
+        expect(page.locator("#tests-list > li.test--failed").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(page.locator("#run-button")).not_to_have_attribute("aria-disabled", "true")
+        violations = _axe(page)
+        assert violations == [], _describe(violations)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        _shot(page, f"axe-exercise-{width}")
+    finally:
+        context.close()
