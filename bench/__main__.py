@@ -31,12 +31,18 @@ def containers_destroyed_during(server: Server, exercise: str, code: str) -> int
     """How many containers one check uses: those removed while it ran (pooled ones are not)."""
     client = docker.from_env()
     try:
-        since = dt.datetime.now(dt.timezone.utc)
+        since = dt.datetime.now(dt.UTC)
         asyncio.run(load(server, exercise, code, "check", clients=1, rounds=1))
         time.sleep(1.5)
         events = client.events(
-            since=since, until=dt.datetime.now(dt.timezone.utc), decode=True,
-            filters={"type": "container", "event": "destroy", "label": f"decode-runner.instance={INSTANCE}"},
+            since=since,
+            until=dt.datetime.now(dt.UTC),
+            decode=True,
+            filters={
+                "type": "container",
+                "event": "destroy",
+                "label": f"decode-runner.instance={INSTANCE}",
+            },
         )
         return sum(1 for _ in events)
     finally:
@@ -55,7 +61,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     print("raw engine ceiling: create/start/wait/remove loops …", flush=True)
     ceiling = engine.engine_ceiling(per_level=8 if args.quick else 16)
     results: dict[str, Any] = {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
         "settings": {"pool_size": args.pool, "max_concurrent": args.concurrent},
         "baseline_docker_run": baseline.as_dict(),
@@ -64,13 +70,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
     with running_server(args.pool, args.concurrent) as server:
         time.sleep(3)  # let the warm pool fill
-        scenarios = [("hello check", HELLO, "check"), ("5-test check", FIVE, "check"),
-                     ("hello run", HELLO, "run"), ("hello JS check", HELLO_JS, "check")]
+        scenarios = [
+            ("hello check", HELLO, "check"),
+            ("5-test check", FIVE, "check"),
+            ("hello run", HELLO, "run"),
+            ("hello JS check", HELLO_JS, "check"),
+        ]
         for name, (exercise, code), mode in scenarios:
             levels = LEVELS if mode == "check" and "JS" not in name else (1,)
             for clients in levels:
                 print(f"runner: {name} × {clients} clients …", flush=True)
-                summary = asyncio.run(load(server, exercise, code, mode, clients, rounds_for(clients, args.quick)))
+                summary = asyncio.run(
+                    load(server, exercise, code, mode, clients, rounds_for(clients, args.quick))
+                )
                 results["runner"].setdefault(name, {})[str(clients)] = summary.as_dict()
                 time.sleep(2)  # let the pool refill between levels
         results["containers_per_5_test_check"] = containers_destroyed_during(server, *FIVE)
@@ -82,7 +94,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--pool", type=int, default=4, help="DECODE_POOL_SIZE for the server")
-    parser.add_argument("--concurrent", type=int, default=6, help="DECODE_MAX_CONCURRENT for the server")
+    parser.add_argument(
+        "--concurrent", type=int, default=6, help="DECODE_MAX_CONCURRENT for the server"
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     args = parser.parse_args(argv)
     results = measure(args)

@@ -30,8 +30,12 @@ def naive_baseline(n: int = 10) -> Summary:
 
 def _lifecycle(client: docker.DockerClient) -> float:
     start = time.perf_counter()
-    container = client.api.create_container(IMAGE, HELLO, network_disabled=True,
-                                            host_config=client.api.create_host_config(network_mode="none"))
+    container = client.api.create_container(
+        IMAGE,
+        HELLO,
+        network_disabled=True,
+        host_config=client.api.create_host_config(network_mode="none"),
+    )
     client.api.start(container["Id"])
     client.api.wait(container["Id"])
     client.api.logs(container["Id"])
@@ -39,7 +43,9 @@ def _lifecycle(client: docker.DockerClient) -> float:
     return time.perf_counter() - start
 
 
-def engine_ceiling(concurrencies: tuple[int, ...] = (1, 2, 4, 8), per_level: int = 16) -> dict[int, float]:
+def engine_ceiling(
+    concurrencies: tuple[int, ...] = (1, 2, 4, 8), per_level: int = 16
+) -> dict[int, float]:
     """Container create/start/wait/logs/remove loops: lifecycles per second at each concurrency."""
     client = docker.from_env(timeout=120)
     rates = {}

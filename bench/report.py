@@ -13,7 +13,11 @@ MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,16 +26,32 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     at50 = hello["50"]
     speedup = r["baseline_docker_run"]["p50_ms"] / hello["1"]["p50_ms"]
     return [
-        {"target": "hello-world check p50 ≤ 60 ms (1 client)", "value": f"{hello['1']['p50_ms']} ms",
-         "ok": hello["1"]["p50_ms"] <= 60},
-        {"target": "≥ 5× faster than `docker run --rm`", "value": f"{speedup:.1f}×", "ok": speedup >= 5},
-        {"target": "50 clients: throughput ≥ 90% of the engine ceiling", "ok": at50["per_second"] >= 0.9 * ceiling,
-         "value": f"{at50['per_second']}/s vs {ceiling:.2f}/s ({100 * at50['per_second'] / ceiling:.0f}%)"},
+        {
+            "target": "hello-world check p50 ≤ 60 ms (1 client)",
+            "value": f"{hello['1']['p50_ms']} ms",
+            "ok": hello["1"]["p50_ms"] <= 60,
+        },
+        {
+            "target": "≥ 5× faster than `docker run --rm`",
+            "value": f"{speedup:.1f}×",
+            "ok": speedup >= 5,
+        },
+        {
+            "target": "50 clients: throughput ≥ 90% of the engine ceiling",
+            "ok": at50["per_second"] >= 0.9 * ceiling,
+            "value": f"{at50['per_second']}/s vs {ceiling:.2f}/s ({100 * at50['per_second'] / ceiling:.0f}%)",
+        },
         {"target": "50 clients: 0 errors", "value": str(at50["errors"]), "ok": at50["errors"] == 0},
-        {"target": "a 5-test check uses one container", "value": str(r["containers_per_5_test_check"]),
-         "ok": r["containers_per_5_test_check"] == 1},
-        {"target": "200 idle connections cost < 100 MiB", "value": f"{r['idle_connections']['cost_mib']} MiB",
-         "ok": r["idle_connections"]["cost_mib"] < 100},
+        {
+            "target": "a 5-test check uses one container",
+            "value": str(r["containers_per_5_test_check"]),
+            "ok": r["containers_per_5_test_check"] == 1,
+        },
+        {
+            "target": "200 idle connections cost < 100 MiB",
+            "value": f"{r['idle_connections']['cost_mib']} MiB",
+            "ok": r["idle_connections"]["cost_mib"] < 100,
+        },
     ]
 
 
@@ -48,8 +68,10 @@ def table(r: dict[str, Any]) -> str:
     ]
     for name, levels in r["runner"].items():
         for clients, s in levels.items():
-            lines.append(f"| runner: {name} | {clients} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} "
-                         f"| {s['per_second']} | {s['errors']} |")
+            lines.append(
+                f"| runner: {name} | {clients} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} "
+                f"| {s['per_second']} | {s['errors']} |"
+            )
     ceiling = ", ".join(f"{k}: {v}/s" for k, v in r["engine_ceiling_per_s"].items())
     idle = r["idle_connections"]
     lines += [
@@ -61,7 +83,9 @@ def table(r: dict[str, Any]) -> str:
         "| target | measured | holds |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {t['target']} | {t['value']} | {'yes' if t['ok'] else '**no**'} |" for t in r["targets"]]
+    lines += [
+        f"| {t['target']} | {t['value']} | {'yes' if t['ok'] else '**no**'} |" for t in r["targets"]
+    ]
     return "\n".join(lines)
 
 
@@ -78,7 +102,9 @@ def plot(r: dict[str, Any], path: Path) -> None:
         xs = [int(c) for c in levels]
         for q, style in (("p50_ms", "-o"), ("p95_ms", "--x")):
             ax.plot(xs, [levels[c][q] for c in levels], style, label=f"{name} {q[:3]}")
-    ax.axhline(r["baseline_docker_run"]["p50_ms"], color="grey", linestyle=":", label="docker run --rm p50")
+    ax.axhline(
+        r["baseline_docker_run"]["p50_ms"], color="grey", linestyle=":", label="docker run --rm p50"
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("concurrent clients")

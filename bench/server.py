@@ -98,8 +98,15 @@ async def _submit(ws: ClientConnection, exercise: str, code: str, mode: str) -> 
             return time.perf_counter() - start, False
 
 
-async def _client(server: Server, exercise: str, code: str, mode: str, rounds: int,
-                  latencies: list[float], errors: list[int]) -> None:
+async def _client(
+    server: Server,
+    exercise: str,
+    code: str,
+    mode: str,
+    rounds: int,
+    latencies: list[float],
+    errors: list[int],
+) -> None:
     async with connect(server.ws_url, open_timeout=30, max_size=2**22) as ws:
         json.loads(await ws.recv())  # welcome
         for _ in range(rounds):
@@ -110,13 +117,16 @@ async def _client(server: Server, exercise: str, code: str, mode: str, rounds: i
                 errors.append(1)
 
 
-async def load(server: Server, exercise: str, code: str, mode: str, clients: int, rounds: int) -> Summary:
+async def load(
+    server: Server, exercise: str, code: str, mode: str, clients: int, rounds: int
+) -> Summary:
     """``clients`` connections at once, each submitting ``rounds`` times back to back."""
     latencies: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
-    await asyncio.gather(*(_client(server, exercise, code, mode, rounds, latencies, errors)
-                           for _ in range(clients)))
+    await asyncio.gather(
+        *(_client(server, exercise, code, mode, rounds, latencies, errors) for _ in range(clients))
+    )
     return summarize(latencies, len(errors), time.perf_counter() - start)
 
 
@@ -134,5 +144,9 @@ async def idle_memory(server: Server, connections: int) -> dict[str, float]:
         during = server.rss_mib()
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return {"connections": connections, "rss_before_mib": round(before, 1),
-            "rss_with_connections_mib": round(during, 1), "cost_mib": round(during - before, 1)}
+    return {
+        "connections": connections,
+        "rss_before_mib": round(before, 1),
+        "rss_with_connections_mib": round(during, 1),
+        "cost_mib": round(during - before, 1),
+    }

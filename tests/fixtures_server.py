@@ -213,12 +213,14 @@ def secrets_of(exercise: Any) -> list[str]:
     """What must never reach a learner: the solution and hidden tests' stdin and expected output.
 
     Texts shorter than 3 characters, or that also appear in public material (instructions,
-    starter, hints, visible tests), cannot be told apart from legitimate content and are skipped.
+    starter, hints, visible tests, every test's name, which is public by design), cannot be told
+    apart from legitimate content and are skipped.
     """
     visible = [t for t in exercise.tests if not t.hidden]
     public = "\n".join(
         [exercise.title, exercise.instructions, exercise.starter, *exercise.hints]
-        + [f"{t.name}\n{t.stdin}\n{t.expected}" for t in visible]
+        + [f"{t.stdin}\n{t.expected}" for t in visible]
+        + [t.name for t in exercise.tests]
     )
     candidates = [exercise.solution]
     for test in exercise.tests:

@@ -1,4 +1,4 @@
-"""Loading specs: every fault in tests/fixtures/specs gives its exact error; models, limits, catalog."""
+"""Loading specs: each fault in tests/fixtures/specs gives its exact error; models, limits."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ FILE_FAULTS: dict[str, list[str]] = {
     "unknown-limit": ["/limits: Additional properties are not allowed ('disk_mib' was unexpected)"],
     "typo-in-test": ["/tests/1: Additional properties are not allowed ('hiden' was unexpected)"],
     "bad-id": ["/id: 'Bad_Id' does not match '^[a-z0-9]+(-[a-z0-9]+)*$'"],
-    "id-file-mismatch": ["/id: id 'autre-nom' does not match the file name 'id-file-mismatch.json'"],
+    "id-file-mismatch": [
+        "/id: id 'autre-nom' does not match the file name 'id-file-mismatch.json'"
+    ],
     "tolerance-without-numbers": [
         "/tests/0/tolerance: 'tolerance' applies only to compare 'numbers', not 'exact'"
     ],
@@ -132,8 +134,13 @@ def test_load_catalog_keeps_the_first_of_two_duplicate_ids() -> None:
 
 
 def test_spec_error_str_and_fields() -> None:
-    error = SpecError("exercises/semaine-2/compter.json", "/tests/3", "'expected' is a required property")
-    assert str(error) == "exercises/semaine-2/compter.json: /tests/3: 'expected' is a required property"
+    error = SpecError(
+        "exercises/semaine-2/compter.json", "/tests/3", "'expected' is a required property"
+    )
+    assert (
+        str(error)
+        == "exercises/semaine-2/compter.json: /tests/3: 'expected' is a required property"
+    )
     assert (error.path, error.pointer) == ("exercises/semaine-2/compter.json", "/tests/3")
     assert error == SpecError(error.path, error.pointer, error.reason)
 
@@ -192,7 +199,12 @@ def test_load_spec_builds_the_exercise_with_defaults_and_line_arrays(tmp_path: P
     assert exercise.solution == "const x = 2;\nconsole.log(x);\n"
     assert exercise.hints == ("Un", "Deux\nlignes\n")
     first, second = exercise.tests
-    assert (first.stdin, first.compare, first.hidden, first.time_s) == ("", CompareMode.EXACT, False, None)
+    assert (first.stdin, first.compare, first.hidden, first.time_s) == (
+        "",
+        CompareMode.EXACT,
+        False,
+        None,
+    )
     assert first.tolerance == 1e-6
     assert (second.stdin, second.compare, second.hidden) == ("3\n4\n", CompareMode.NUMBERS, True)
     assert (second.time_s, second.tolerance) == (2.0, 0.5)

@@ -30,7 +30,9 @@ def dist() -> Path:
     """web/dist, built by scripts/build-web (quick when up to date)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed to build the front end")
-    subprocess.run([str(ROOT / "scripts" / "build-web")], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(ROOT / "scripts" / "build-web")], check=True, capture_output=True, timeout=600
+    )
     return DIST
 
 
@@ -120,7 +122,11 @@ def test_build_assets_reference_nothing_remote(dist: Path) -> None:
 
 def test_build_is_quick_when_nothing_changed(dist: Path) -> None:
     result = subprocess.run(
-        [str(ROOT / "scripts" / "build-web")], check=True, capture_output=True, text=True, timeout=60
+        [str(ROOT / "scripts" / "build-web")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "up to date" in result.stdout
 
@@ -142,6 +148,10 @@ def test_catalogues_hold_every_key_the_code_uses() -> None:
     used = _used_keys()
     assert sorted(used - set(fr)) == []
     assert sorted(used - set(en)) == []
+
+
+def test_catalogues_hold_no_unused_key() -> None:
+    assert sorted(set(_catalogue("fr")) - _used_keys()) == []
 
 
 def test_sources_never_set_inline_styles_or_html_from_data() -> None:

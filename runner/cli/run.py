@@ -13,13 +13,13 @@ import anyio
 from runner.sandbox import (
     Finished,
     Language,
+    Limits,
     Output,
     Run,
     RunFinished,
     Sandbox,
     Session,
     Submission,
-    default_limits,
 )
 from runner.settings import Settings
 
@@ -29,7 +29,9 @@ _EXTENSIONS = {".py": Language.PYTHON, ".js": Language.JAVASCRIPT, ".mjs": Langu
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("run", help="run one file in a sandbox, interactively")
     parser.add_argument("file", type=Path)
-    parser.add_argument("--lang", choices=[lang.value for lang in Language], help="default: from the extension")
+    parser.add_argument(
+        "--lang", choices=[lang.value for lang in Language], help="default: from the extension"
+    )
     parser.add_argument("--time", type=float, help="wall-time limit in seconds")
     parser.set_defaults(handler=_handle)
 
@@ -42,10 +44,12 @@ def _handle(args: argparse.Namespace) -> int:
         return 2
     language = Language(args.lang) if args.lang else _EXTENSIONS.get(args.file.suffix)
     if language is None:
-        print(f"decode-runner run: unknown language for {args.file.name}; use --lang", file=sys.stderr)
+        print(
+            f"decode-runner run: unknown language for {args.file.name}; use --lang", file=sys.stderr
+        )
         return 2
     settings = Settings.from_env()
-    limits = default_limits(settings)
+    limits = Limits.defaults(settings)
     if args.time:
         limits = dataclasses.replace(limits, time_s=args.time)
     submission = Submission(language, code, (Run(stdin=None),), limits)
@@ -73,7 +77,10 @@ async def _print_events(session: Session) -> Finished:
             stream.flush()
         elif isinstance(event, RunFinished):
             code = "-" if event.exit_code is None else event.exit_code
-            print(f"\n[{event.outcome.value}] exit code {code}, {event.duration_ms:.0f} ms", file=sys.stderr)
+            print(
+                f"\n[{event.outcome.value}] exit code {code}, {event.duration_ms:.0f} ms",
+                file=sys.stderr,
+            )
         elif isinstance(event, Finished):
             if event.detail:
                 print(f"[{event.outcome.value}] {event.detail}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runner.exercises.errors import ExerciseError, SpecError
-from runner.exercises.limits import default_limits, limits_for, max_limits, run_time_s
+from runner.exercises.limits import limits_for, run_time_s
 from runner.exercises.loader import COURSE_FILE, load_catalog, load_course, spec_paths
 from runner.exercises.models import (
     DEFAULT_TOLERANCE,
@@ -27,12 +27,10 @@ __all__ = [
     "SpecError",
     "TestCase",
     "Week",
-    "default_limits",
     "limits_for",
     "load_catalog",
     "load_course",
     "load_spec",
-    "max_limits",
     "run_time_s",
     "spec_paths",
 ]

@@ -10,33 +10,11 @@ from runner.sandbox.models import Limits
 from runner.settings import Settings
 
 
-def default_limits(settings: Settings) -> Limits:
-    return Limits(
-        time_s=settings.time_limit_s,
-        cpus=settings.cpus,
-        memory_mib=settings.memory_mib,
-        pids=settings.pids,
-        output_bytes=settings.output_bytes,
-        tmp_mib=settings.tmp_mib,
-    )
-
-
-def max_limits(settings: Settings) -> Limits:
-    return Limits(
-        time_s=settings.max_time_limit_s,
-        cpus=settings.max_cpus,
-        memory_mib=settings.max_memory_mib,
-        pids=settings.max_pids,
-        output_bytes=settings.max_output_bytes,
-        tmp_mib=settings.max_tmp_mib,
-    )
-
-
 def limits_for(exercise: Exercise, settings: Settings) -> Limits:
     """The limits of ``exercise``: defaults, then its overrides, clamped to the maxima."""
     overrides: dict[str, Any] = dict(exercise.limits)
-    wanted = dataclasses.replace(default_limits(settings), **overrides)
-    return wanted.clamp(max_limits(settings))
+    wanted = dataclasses.replace(Limits.defaults(settings), **overrides)
+    return wanted.clamp(Limits.maxima(settings))
 
 
 def run_time_s(requested: float | None, settings: Settings) -> float | None:

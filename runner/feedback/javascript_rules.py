@@ -15,9 +15,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "SyntaxError",
         r"missing \) after argument list",
-        "Il manque une parenthèse « ) »",
-        "Une parenthèse ouverte{where} n'est pas refermée avant la fin de l'instruction. "
-        'Vérifie que chaque `(` a son `)`, par exemple `console.log("Bonjour " + nom);`.',
+        "Il manque « ) », ou une virgule",
+        "Entre les parenthèses ouvertes{where}, JavaScript attendait la fin `)`. Soit la "
+        "parenthèse fermante est oubliée, soit il manque une virgule `,` ou un `+` entre deux "
+        'valeurs, comme dans `console.log("Bonjour " + nom);`.',
     ),
     Rule(
         "SyntaxError",

@@ -9,8 +9,8 @@ _MIB = 1024 * 1024
 
 
 def seconds(value: float) -> str:
-    """``10`` → "10 s", ``2.5`` → "2,5 s" (French decimal comma)."""
-    text = f"{value:g}" if value == int(value) else f"{value:.1f}".rstrip("0")
+    """``10`` → "10 s", ``2.5`` → "2,5 s" (French decimal comma, at most two decimals)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") + " s"
 
 

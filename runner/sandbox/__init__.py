@@ -1,7 +1,7 @@
 """Throwaway Docker sandboxes: one container per submission, streamed, limited, always removed."""
 
 from runner.sandbox.docker_api import SandboxUnavailable
-from runner.sandbox.engine import Sandbox, Session, default_limits, max_limits
+from runner.sandbox.engine import Sandbox, Session
 from runner.sandbox.models import (
     Event,
     Finished,
@@ -17,11 +17,6 @@ from runner.sandbox.models import (
 )
 
 __all__ = [
-    "Sandbox",
-    "SandboxUnavailable",
-    "Session",
-    "default_limits",
-    "max_limits",
     "Event",
     "Finished",
     "Language",
@@ -31,6 +26,9 @@ __all__ = [
     "Run",
     "RunFinished",
     "RunStarted",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Session",
     "Stream",
     "Submission",
 ]

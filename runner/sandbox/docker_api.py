@@ -54,8 +54,14 @@ class DockerAPI:
         try:
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
         except docker.errors.ImageNotFound as exc:
-            raise SandboxUnavailable(f"sandbox image missing ({exc.explanation}): run `make images`") from exc
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            raise SandboxUnavailable(
+                f"sandbox image missing ({exc.explanation}): run `make images`"
+            ) from exc
+        except (
+            docker.errors.DockerException,
+            requests.exceptions.RequestException,
+            OSError,
+        ) as exc:
             self._client = None  # reconnect next time: the engine may come back
             raise SandboxUnavailable(
                 f"Docker engine unreachable at {self._settings.docker_socket}: {exc}"
@@ -82,7 +88,9 @@ class DockerAPI:
     async def launch(self, language: Language, limits: Limits) -> Container:
         """Create, attach, start; then wait for the harness's ``ready``."""
         client = await self.client()
-        created = await self.call(client.api.create_container, **self._create_args(client, language, limits))
+        created = await self.call(
+            client.api.create_container, **self._create_args(client, language, limits)
+        )
         container_id: str = created["Id"]
         try:
             attachment = await Attachment.open(self._settings.docker_socket, container_id)
@@ -90,7 +98,9 @@ class DockerAPI:
             with anyio.fail_after(10):
                 event = await attachment.receive()
             if event != {"ev": "ready"}:
-                raise SandboxUnavailable(f"sandbox harness did not start: {attachment.harness_stderr}")
+                raise SandboxUnavailable(
+                    f"sandbox harness did not start: {attachment.harness_stderr}"
+                )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.remove(container_id)
@@ -132,7 +142,9 @@ class DockerAPI:
             self._client.close()
             self._client = None
 
-    def _create_args(self, client: docker.DockerClient, language: Language, limits: Limits) -> dict[str, Any]:
+    def _create_args(
+        self, client: docker.DockerClient, language: Language, limits: Limits
+    ) -> dict[str, Any]:
         settings = self._settings
         host_config = client.api.create_host_config(
             network_mode="none",
@@ -148,7 +160,10 @@ class DockerAPI:
             init=language is Language.JAVASCRIPT,  # the Python harness is PID 1 and reaps itself
             runtime=settings.sandbox_runtime or None,
             log_config=LogConfig(type="none"),
-            ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=256, hard=256)],
+            ulimits=[
+                Ulimit(name="core", soft=0, hard=0),
+                Ulimit(name="nofile", soft=256, hard=256),
+            ],
         )
         return {
             "image": image_name(settings, language),

@@ -36,35 +36,13 @@ _PROGRAMS = {
 }
 
 
-def default_limits(settings: Settings) -> Limits:
-    return Limits(
-        time_s=settings.time_limit_s,
-        cpus=settings.cpus,
-        memory_mib=settings.memory_mib,
-        pids=settings.pids,
-        output_bytes=settings.output_bytes,
-        tmp_mib=settings.tmp_mib,
-    )
-
-
-def max_limits(settings: Settings) -> Limits:
-    return Limits(
-        time_s=settings.max_time_limit_s,
-        cpus=settings.max_cpus,
-        memory_mib=settings.max_memory_mib,
-        pids=settings.max_pids,
-        output_bytes=settings.max_output_bytes,
-        tmp_mib=settings.max_tmp_mib,
-    )
-
-
 class Sandbox:
     """Runs submissions in fresh containers. ``start()`` before use, ``close()`` after."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.docker = DockerAPI(settings)
-        self.pool = WarmPool(self.docker, default_limits(settings), settings.pool_size)
+        self.pool = WarmPool(self.docker, Limits.defaults(settings), settings.pool_size)
         self._live: set[str] = set()
         self._removals: set[asyncio.Task[None]] = set()
 
@@ -75,7 +53,9 @@ class Sandbox:
             logger.error("sandbox engine unavailable at start-up: %s", exc)
         else:
             if removed:
-                logger.warning("removed %d orphan container(s) of instance %r", removed, self.settings.instance)
+                logger.warning(
+                    "removed %d orphan container(s) of instance %r", removed, self.settings.instance
+                )
         await self.pool.start()
 
     async def close(self) -> None:
@@ -88,7 +68,9 @@ class Sandbox:
 
     async def reap(self) -> int:
         """Remove every container of this instance left by an earlier process."""
-        ids = [i for i in await self.docker.list_ids() if i not in self._live and not self.pool.owns(i)]
+        ids = [
+            i for i in await self.docker.list_ids() if i not in self._live and not self.pool.owns(i)
+        ]
         for container_id in ids:
             await self.docker.remove(container_id)
         return len(ids)
@@ -218,8 +200,16 @@ class Session:
         out: dict[str, list[str]] = {"stdout": [], "stderr": []}
         started = time.monotonic()
         await attachment.send(
-            {"op": "run", "index": index, "code": sub.code, "file": file, "argv": argv,
-             "stdin": run.stdin, "timeout": time_s, "output_bytes": sub.limits.output_bytes}
+            {
+                "op": "run",
+                "index": index,
+                "code": sub.code,
+                "file": file,
+                "argv": argv,
+                "stdin": run.stdin,
+                "timeout": time_s,
+                "output_bytes": sub.limits.output_bytes,
+            }
         )
         deadline = anyio.current_time() + time_s + HARNESS_GRACE_S
         timed_out = False
@@ -241,8 +231,14 @@ class Session:
                     yield Output(index, event["stream"], event["data"])
                 elif kind == "exit":
                     outcome = Outcome.STOPPED if self._stopped else Outcome(event["outcome"])
-                    yield RunFinished(index, outcome, event["code"], event["ms"],
-                                      "".join(out["stdout"]), "".join(out["stderr"]))
+                    yield RunFinished(
+                        index,
+                        outcome,
+                        event["code"],
+                        event["ms"],
+                        "".join(out["stdout"]),
+                        "".join(out["stderr"]),
+                    )
                     return
         finally:
             self._interactive = False
@@ -258,4 +254,6 @@ class Session:
             logger.warning("sandbox harness ended early: %s", attachment.harness_stderr[-2000:])
         await self._sandbox.docker.kill(self._container.id)
         elapsed = round((time.monotonic() - started) * 1000, 1)
-        yield RunFinished(index, outcome, None, elapsed, "".join(out["stdout"]), "".join(out["stderr"]))
+        yield RunFinished(
+            index, outcome, None, elapsed, "".join(out["stdout"]), "".join(out["stderr"])
+        )

@@ -84,7 +84,9 @@ def _mirror() -> str:
         if not path.is_file() or path.suffix not in {"", ".list", ".sources"}:
             continue
         text = path.read_text(errors="replace")
-        for match in re.finditer(r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+/debian)/?\s", text, re.M):
+        for match in re.finditer(
+            r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+/debian)/?\s", text, re.M
+        ):
             return match.group(1)
     raise ImageBuildError(
         "no Debian mirror found in /etc/apt/sources*: set DECODE_DEBIAN_MIRROR to one."
@@ -117,7 +119,9 @@ def build_base(client: docker.DockerClient, name: str, label: str) -> None:
             raise ImageBuildError("tar of the debootstrap root failed")
 
 
-def build_language(client: docker.DockerClient, settings: Settings, language: Language, label: str) -> None:
+def build_language(
+    client: docker.DockerClient, settings: Settings, language: Language, label: str
+) -> None:
     folder = IMAGES_DIR / language.value
     stream = client.api.build(
         path=str(folder),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from runner.settings import Settings
 
 Stream = Literal["stdout", "stderr"]
 
@@ -36,6 +39,30 @@ class Limits:
     pids: int = 64
     output_bytes: int = 64 * 1024
     tmp_mib: int = 16
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> Limits:
+        """The server's default limits of a submission."""
+        return cls(
+            time_s=settings.time_limit_s,
+            cpus=settings.cpus,
+            memory_mib=settings.memory_mib,
+            pids=settings.pids,
+            output_bytes=settings.output_bytes,
+            tmp_mib=settings.tmp_mib,
+        )
+
+    @classmethod
+    def maxima(cls, settings: Settings) -> Limits:
+        """The most an exercise may ask for."""
+        return cls(
+            time_s=settings.max_time_limit_s,
+            cpus=settings.max_cpus,
+            memory_mib=settings.max_memory_mib,
+            pids=settings.max_pids,
+            output_bytes=settings.max_output_bytes,
+            tmp_mib=settings.max_tmp_mib,
+        )
 
     def clamp(self, maxima: Limits) -> Limits:
         """These limits, none above ``maxima``."""

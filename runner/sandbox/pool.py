@@ -26,6 +26,7 @@ class WarmPool:
         self._ready: dict[Language, deque[Container]] = {lang: deque() for lang in Language}
         self._wanted: dict[Language, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._discarding: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self._size <= 0:
@@ -45,7 +46,9 @@ class WarmPool:
             if container.attachment.alive:
                 return container
             # Died while waiting (engine restart): throw it away.
-            asyncio.create_task(self._docker.remove(container.id))
+            task = asyncio.create_task(self._docker.remove(container.id))
+            self._discarding.add(task)
+            task.add_done_callback(self._discarding.discard)
         return None
 
     def owns(self, container_id: str) -> bool:

@@ -117,12 +117,13 @@ class Job:
             self._pending.append(None)
 
     async def _go_live(self, session: Session) -> None:
+        """Flush typed-ahead input in order; only then does new input bypass the buffer."""
+        while self._pending:
+            pending, self._pending = self._pending, []
+            for data in pending:
+                action = session.close_stdin if data is None else partial(session.send_stdin, data)
+                await _quietly(action)
         self._live = True
-        pending, self._pending = self._pending, []
-        for data in pending:
-            await _quietly(
-                session.close_stdin if data is None else partial(session.send_stdin, data)
-            )
 
     async def _on_position(self, position: int) -> None:
         await self._send(protocol.queued(position))

@@ -93,8 +93,10 @@ export class ConsoleView {
 
   /** Shows or hides the input line (only while a run in mode "run" is going on). */
   setAcceptingInput(accepting) {
+    const hadFocus = this.els.form.contains(document.activeElement);
     this.els.form.hidden = !accepting;
-    if (!accepting && document.activeElement === this.els.input) this.els.input.blur();
+    // Keep keyboard focus where the learner was looking instead of losing it to the page.
+    if (!accepting && hadFocus) this.els.output.focus({ preventScroll: true });
   }
 
   _scroll() {

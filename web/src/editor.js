@@ -11,7 +11,7 @@ import {
   keymap,
   lineNumbers,
 } from "@codemirror/view";
-import { defaultKeymap, history, historyKeymap, indentWithTab, undo } from "@codemirror/commands";
+import { defaultKeymap, history, historyKeymap, indentWithTab, isolateHistory, undo } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { editorTheme, highlightStyle } from "./editor-theme.js";
 
@@ -101,6 +101,7 @@ export class CodeEditor {
     view.dispatch({
       changes: { from: 0, to: view.state.doc.length, insert: code },
       userEvent: "input.replace",
+      annotations: isolateHistory.of("full"),
       scrollIntoView: true,
     });
   }

@@ -62,11 +62,15 @@ function setUp(exercise, config, embed, language) {
   const drafts = new Drafts(exercise.id, (code, keepalive) => api.saveCode(exercise.id, code, keepalive));
   const { code, restored } = drafts.choose(exercise.code ?? exercise.starter ?? "");
   let controller = null;
+  let reset = null;
   const editor = new CodeEditor(byId("editor"), {
     code,
     language,
     label: t("editor.label"),
-    onChange: (text) => drafts.changed(text),
+    onChange: (text) => {
+      drafts.changed(text);
+      if (reset) reset.edited();
+    },
     onRun: () => controller && controller.start("run"),
     onCheck: () => controller && controller.start("check"),
   });
@@ -84,7 +88,7 @@ function setUp(exercise, config, embed, language) {
     { reveal: () => api.revealHint(exercise.id), onError: () => announcer.say(t("error.load")) },
   );
   hints.show(exercise.hints, exercise.hints_total);
-  setUpReset({ editor, starter: exercise.starter ?? "" });
+  reset = setUpReset({ editor, starter: exercise.starter ?? "" });
   const banner = byId("conn-banner");
   const socket = new RunnerSocket(learnerId, {
     onMessage: (message) => {

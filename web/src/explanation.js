@@ -1,6 +1,7 @@
 // The French explanation of an error, with a button that shows the line in the editor.
 import { h } from "./dom.js";
 import { t } from "./i18n/index.js";
+import { withInlineCode } from "./rich-text.js";
 
 /**
  * @param {{title: string, text: string, line?: number|null, original?: string}} explanation
@@ -8,8 +9,8 @@ import { t } from "./i18n/index.js";
  */
 export function explanationBlock(explanation, onLine) {
   const block = h("div", { class: "explanation" });
-  if (explanation.title) block.append(h("p", { class: "explanation-title" }, explanation.title));
-  if (explanation.text) block.append(h("p", { class: "explanation-text" }, explanation.text));
+  if (explanation.title) block.append(h("p", { class: "explanation-title" }, withInlineCode(explanation.title)));
+  if (explanation.text) block.append(h("p", { class: "explanation-text" }, withInlineCode(explanation.text)));
   if (explanation.line) {
     block.append(
       h(

@@ -10,14 +10,16 @@ export function withInlineCode(text) {
 }
 
 /**
- * The instructions come with their own h1/h2: drop an h1 that repeats the page title and demote
- * the rest below the panel's h2, so the page keeps one h1 and an orderly outline.
+ * The instructions come with their own h1/h2: drop an h1 that repeats the page title and shift
+ * the rest so the highest becomes ``topLevel`` (under the panel's h2): one h1, no skipped level.
  */
-export function fitHeadings(container, pageTitle) {
+export function fitHeadings(container, pageTitle, topLevel = 3) {
   const first = container.firstElementChild;
   if (first && first.tagName === "H1" && first.textContent.trim() === pageTitle.trim()) first.remove();
-  for (const heading of container.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
-    const level = Math.min(6, Number(heading.tagName[1]) + 2);
+  const headings = [...container.querySelectorAll("h1, h2, h3, h4, h5, h6")];
+  const highest = Math.min(...headings.map((heading) => Number(heading.tagName[1])));
+  for (const heading of headings) {
+    const level = Math.min(6, Number(heading.tagName[1]) - highest + topLevel);
     const replacement = document.createElement(`h${level}`);
     replacement.append(...heading.childNodes);
     replacement.className = "prose-heading";

@@ -78,7 +78,7 @@ export class RunController {
     this.mode = mode || this.mode;
     this._setState(RunState.RUNNING);
     this.drafts.synced(this.sentCode);
-    this._status(t(this.mode === "check" ? "run.checking" : "run.running"));
+    this._status(this.mode === "check" ? t("run.checking") : t("run.running"));
     this.consoleView.setAcceptingInput(this.mode === "run");
     if (this.mode === "check") this.consoleView.note(t("console.checkNote"));
     this.embed.post("run-started", { exercise: this.exercise.id, mode: this.mode });
@@ -103,8 +103,10 @@ export class RunController {
     this._status([message.message, duration && `(${t("run.duration", { seconds: duration })})`].filter(Boolean).join(" "), tone);
     if (mode === "check") this._showCheckResult(status, passed, total);
     if (explanation) {
-      this.els.result.append(explanationBlock(explanation, (line) => this.editor.markLine(line, { focus: true })));
-      this.els.result.hidden = false;
+      const { result } = this.els;
+      result.append(explanationBlock(explanation, (line) => this.editor.markLine(line, { focus: true })));
+      if (result.className === "result") result.className = "result result--plain";
+      result.hidden = false;
       if (explanation.line) this.editor.markLine(explanation.line);
     }
     this.embed.post("result", { exercise: this.exercise.id, mode, status, passed, total });
