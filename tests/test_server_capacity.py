@@ -96,3 +96,5 @@ async def test_capacity_rate_limit_is_per_learner(
             assert (await other.run(EXERCISE, HELLO))[-1]["status"] == "ok"
     _, metrics = server.request("GET", "/metrics")
     assert b'decode_rejections_total{code="rate_limited"} 2' in metrics
+    assert b'decode_runs_total{language="python",mode="run",status="ok"} 3' in metrics
+    assert b'decode_run_duration_seconds_count{language="python",mode="run"} 3' in metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -231,3 +232,20 @@ def test_http_progress_survives_a_restart(
     second = server_factory(database_url=database_url)
     _, detail = second.get_json(f"/api/exercises/{exercise.id}", learner=learner)
     assert (detail["code"], detail["hints"]) == ("gardé", [exercise.hints[0]])
+
+
+def test_http_broken_specs_are_logged_and_left_out(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    course = tmp_path / "exercises"
+    shutil.copytree(ROOT / "exercises", course)
+    broken = course / "semaine-1" / "double.json"
+    broken.write_text('{"id": "double", "title": 3}')
+    live = server_factory(exercises_dir=course)
+    _, body = live.get_json("/api/courses")
+    listed = {e["id"] for w in body["weeks"] for e in w["exercises"]}
+    assert "double" not in listed and "bonjour-monde" in listed
+    assert live.get_json("/api/exercises/double")[0] == 404
+    broken_lines = [line for line in live.log().splitlines() if "BROKEN EXERCISE SPEC" in line]
+    assert any("double.json" in line for line in broken_lines)
+    assert any(line.startswith("ERROR") for line in broken_lines)

@@ -1,4 +1,4 @@
-"""The built front end (web/dist): pages that hold under a strict CSP, and complete string catalogues."""
+"""The built front end: pages that hold under a strict CSP, and complete string catalogues."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
 class StoreError(RuntimeError):
@@ -52,7 +53,7 @@ class ProgressStore:
     """Progress per learner and exercise. ``open`` connects and migrates; ``close`` disposes."""
 
     def __init__(self, url: str) -> None:
-        self._url: URL = make_url(url)
+        self._url: URL = _async_url(make_url(url))
         self._engine: AsyncEngine | None = None
 
     @property
@@ -62,7 +63,11 @@ class ProgressStore:
     async def open(self) -> None:
         """Create the engine (and SQLite's directory), then migrate the schema to the head."""
         if self.is_sqlite and self._url.database not in (None, "", ":memory:"):
-            Path(str(self._url.database)).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(str(self._url.database)).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError("open", f"cannot create {folder}: {exc.strerror}") from exc
         self._engine = create_async_engine(self._url)
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
@@ -188,6 +193,12 @@ async def _ensure_learner(conn: AsyncConnection, learner: str) -> None:
     found = await conn.execute(select(learners.c.id).where(learners.c.id == learner))
     if found.first() is None:
         await conn.execute(learners.insert().values(id=learner, created_at=_now()))
+
+
+def _async_url(url: URL) -> URL:
+    """``sqlite://`` and ``postgresql://`` get their asyncio drivers; explicit drivers are kept."""
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver) if driver else url
 
 
 def _initial_row(learner: str, exercise: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 import { h, clear } from "./dom.js";
 import { t } from "./i18n/index.js";
 
+const PROMPT_QUIET_MS = 250;
+
 export class ConsoleView {
   /**
    * @param {{output: HTMLElement, form: HTMLFormElement, input: HTMLInputElement, endButton: HTMLButtonElement}} els
@@ -13,6 +15,7 @@ export class ConsoleView {
     this.current = null; // the <span> receiving text of the current stream
     this.currentStream = null;
     this.empty = true;
+    this.promptTimer = null;
     els.form.addEventListener("submit", (event) => {
       event.preventDefault();
       const line = els.input.value;
@@ -33,6 +36,7 @@ export class ConsoleView {
     this.current = null;
     this.currentStream = null;
     this.empty = true;
+    clearTimeout(this.promptTimer);
     this.announcer.takePending();
   }
 
@@ -56,14 +60,19 @@ export class ConsoleView {
     }
     this.current.append(document.createTextNode(data));
     this._scroll();
-    const waiting = stream === "stdout" && !data.endsWith("\n") && !this.els.form.hidden;
-    if (waiting) {
-      const prompt = this.announcer.takePending() + data;
-      this.announcer.say(t("console.announceWaiting", { text: lastLine(prompt) }));
-      if (document.activeElement !== this.els.input) this.els.input.focus({ preventScroll: true });
-    } else {
-      this.announcer.collect(data, (text) => t("console.announceOutput", { text }), t("console.truncated"));
+    this.announcer.collect(data, (text) => t("console.announceOutput", { text }), t("console.truncated"));
+    clearTimeout(this.promptTimer);
+    if (stream === "stdout" && !data.endsWith("\n") && !this.els.form.hidden) {
+      // Output that stops mid-line for a moment is most likely a question (input("…")).
+      this.promptTimer = setTimeout(() => this._promptSeen(), PROMPT_QUIET_MS);
     }
+  }
+
+  _promptSeen() {
+    if (this.els.form.hidden) return;
+    const prompt = this.announcer.takePending();
+    this.announcer.say(t("console.announceWaiting", { text: lastLine(prompt) }));
+    if (document.activeElement !== this.els.input) this.els.input.focus({ preventScroll: true });
   }
 
   /** Shows the line the learner typed, set apart from the program's output. */
@@ -93,6 +102,7 @@ export class ConsoleView {
 
   /** Shows or hides the input line (only while a run in mode "run" is going on). */
   setAcceptingInput(accepting) {
+    if (!accepting) clearTimeout(this.promptTimer);
     const hadFocus = this.els.form.contains(document.activeElement);
     this.els.form.hidden = !accepting;
     // Keep keyboard focus where the learner was looking instead of losing it to the page.

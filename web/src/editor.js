@@ -57,8 +57,10 @@ export class CodeEditor {
     const root = host.shadowRoot || host.attachShadow({ mode: "open" });
     const shortcuts = Prec.highest(
       keymap.of([
-        { key: "Mod-Enter", run: () => (onRun(), true) },
-        { key: "Mod-Shift-Enter", run: () => (onCheck(), true) },
+        // Ctrl+Enter everywhere (as the help says), and Cmd+Enter on macOS.
+        { key: "Ctrl-Enter", mac: "Mod-Enter", run: () => (onRun(), true) },
+        { key: "Ctrl-Shift-Enter", mac: "Mod-Shift-Enter", run: () => (onCheck(), true) },
+        { mac: "Ctrl-Enter", run: () => (onRun(), true) },
       ]),
     );
     const contentAttributes = { "aria-label": label, spellcheck: "false", autocapitalize: "off", autocorrect: "off" };

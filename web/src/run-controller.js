@@ -120,7 +120,11 @@ export class RunController {
 
   _on_error({ code, message }) {
     if (code === "not_running" || code === "not_interactive") return;
-    if (this.state === RunState.SENDING) this._setState(RunState.IDLE);
+    // A rejected run gets no `finished`; neither does a submission ended by a server fault.
+    if (this.state === RunState.SENDING || this.state === RunState.QUEUED || code === "internal") {
+      this._setState(RunState.IDLE);
+      this.consoleView.setAcceptingInput(false);
+    }
     this._status(message || code, "error");
   }
 
