@@ -49,8 +49,10 @@ PROMPT_SOLUTION = 'prenom = input("Ton prénom ? ")\nprint("Bonjour, " + prenom 
 SOLUTION = 'prenom = input()\nprint("Bonjour, " + prenom + " !")\n'
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API holds an event loop while it lives, which would stop the
+    anyio tests of later modules from running theirs."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:

@@ -183,8 +183,8 @@ class Job:
             message = feedback.outcome_message(Outcome.UNAVAILABLE, limits, limits.time_s)
             payload.update(status=UNAVAILABLE, message=message)
         self._observe(finished, str(payload["status"]))
+        await self._send(payload)  # the verdict first; the progress write follows it
         progress = await self._record_result(payload["status"] == PASSED)
-        await self._send(payload)
         if progress is not None:
             await self._send(
                 protocol.progress(self.exercise.id, progress.solved, progress.attempts)
