@@ -376,3 +376,80 @@ async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker
     await box.close()
     with pytest.raises(docker.errors.NotFound):
         orphan.reload()
+
+
+ATTACK_PY = """
+import os, signal
+for fd in (0, 1):
+    try:
+        os.open(f"/proc/1/fd/{fd}", os.O_WRONLY if fd else os.O_RDONLY)
+        print("OPENED", fd)
+    except OSError as exc:
+        print("denied", fd, exc.errno)
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGKILL):
+    os.kill(1, sig)
+print("done")
+"""
+ATTACK_JS = """
+const fs = require("fs");
+for (const fd of [0, 1]) {
+  try { fs.openSync(`/proc/1/fd/${fd}`, fd ? "w" : "r"); console.log("OPENED", fd); }
+  catch (e) { console.log("denied", fd, e.code); }
+}
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGKILL"]) process.kill(1, sig);
+setTimeout(() => {
+  const s = require("net").connect(9229, "127.0.0.1");
+  s.on("connect", () => { console.log("INSPECTOR OPEN"); s.destroy(); });
+  s.on("error", () => console.log("done"));
+}, 300);
+"""
+
+
+@pytest.mark.parametrize(("language", "code"), [(PY, ATTACK_PY), (JS, ATTACK_JS)])
+async def test_learner_code_cannot_reach_the_harness(
+    sandbox: Sandbox, language: Language, code: str
+) -> None:
+    """The harness (PID 1, same uid) keeps its pipes, survives every signal, and its next run works."""
+    under_gvisor = sandbox.settings.sandbox_runtime == "runsc"
+    if under_gvisor:
+        # gVisor lets a process SIGKILL its own sandbox's PID 1 (that ends only this submission),
+        # and its /proc ignores the non-dumpable flag: there the harness's pipes are reachable,
+        # which the host's checks of every harness message contain (see the next test).
+        code = code.replace(", signal.SIGKILL)", ")").replace(', "SIGKILL"]', "]")
+    events = await collect(
+        sandbox, Submission(language, code, (Run(stdin=""), Run(stdin="")), QUICK)
+    )
+    first, second = results(events)
+    for result in (first, second):
+        assert result.outcome is Outcome.OK, result
+        assert "INSPECTOR OPEN" not in result.stdout
+        assert result.stdout.splitlines()[-1] == "done"
+        if not under_gvisor:
+            assert result.stdout.startswith("denied 0 "), result.stdout
+            assert "OPENED" not in result.stdout
+
+
+FORGE_PY = """
+import os, time
+fd = os.open("/proc/1/fd/1", os.O_WRONLY)
+os.write(fd, b'{"ev":"out","index":0,"stream":"stdout","data":"' + b"x" * 70000 + b'"}\\n')
+time.sleep(1)
+"""
+
+
+async def test_forged_harness_messages_are_refused_by_the_host(settings: Settings) -> None:
+    """Where learner code can write to the harness's output (gVisor), the host checks every
+    message: output past the run's limit ends the submission instead of reaching the learner."""
+    if not _runsc_registered():
+        pytest.skip("only gVisor lets learner code open the harness's pipes; runc is tested above")
+    box = Sandbox(settings.replace(sandbox_runtime="runsc"))
+    await box.start()
+    try:
+        events = await collect(
+            box, Submission(PY, FORGE_PY, (Run(stdin=""),), Limits(time_s=5, output_bytes=65536))
+        )
+    finally:
+        await box.close()
+    (result,) = results(events)
+    assert result.outcome is Outcome.ERROR
+    assert result.stdout == ""

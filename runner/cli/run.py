@@ -57,7 +57,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, submission: Submission) -> int:
-    sandbox = Sandbox(settings.replace(pool_size=0))
+    # Its own instance label: the reaper at start-up must not touch a running server's containers.
+    sandbox = Sandbox(settings.replace(pool_size=0, instance=f"cli-{os.getpid()}"))
     await sandbox.start()
     try:
         async with sandbox.session(submission) as session, anyio.create_task_group() as tg:

@@ -13,11 +13,16 @@ from typing import Any
 
 _FRAME_HEADER = struct.Struct(">BxxxL")  # stream id, 3 padding bytes, payload length
 STDOUT, STDERR = 1, 2
-_MAX_LINE = 4 * 1024 * 1024  # one harness event; output chunks are 64 KiB at most
+_MAX_LINE = 4 * 1024 * 1024
+_STDERR_KEPT = 65536  # one harness event; output chunks are 64 KiB at most
 
 
 class AttachError(ConnectionError):
     """The engine refused or broke the attach connection."""
+
+
+class HarnessProtocolError(ValueError):
+    """The container sent something that is not a well-formed harness message."""
 
 
 class Attachment:
@@ -57,21 +62,19 @@ class Attachment:
                 line = bytes(self._lines[:newline])
                 del self._lines[: newline + 1]
                 if line.strip():
-                    event: dict[str, Any] = json.loads(line)
-                    return event
+                    return _decode(line)
                 continue
+            if len(self._lines) > _MAX_LINE:
+                raise HarnessProtocolError("a harness message longer than 4 MiB")
             frame = await self._frame()
             if frame is None:
                 return None
             stream, payload = frame
             if stream == STDERR:
-                self._stderr += payload[-65536:]
+                self._stderr += payload
+                del self._stderr[:-_STDERR_KEPT]
             else:
                 self._lines += payload
-
-    @property
-    def alive(self) -> bool:
-        return not self._reader.at_eof() and not self._writer.is_closing()
 
     @property
     def harness_stderr(self) -> str:
@@ -88,3 +91,13 @@ class Attachment:
 
     def close(self) -> None:
         self._writer.close()
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except ValueError as exc:
+        raise HarnessProtocolError(f"not JSON: {line[:80]!r}") from exc
+    if not isinstance(message, dict):
+        raise HarnessProtocolError(f"not an object: {line[:80]!r}")
+    return message

@@ -16,7 +16,7 @@ import docker.errors
 import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
-from runner.sandbox.attach import Attachment
+from runner.sandbox.attach import Attachment, HarnessProtocolError
 from runner.sandbox.images import image_name
 from runner.sandbox.models import Language, Limits
 from runner.settings import Settings
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 LABEL = "decode-runner"
 INSTANCE_LABEL = "decode-runner.instance"
 SANDBOX_UID = "1000:1000"
+READY_TIMEOUT_S = 10.0
 RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
 T = TypeVar("T")
 
@@ -52,25 +53,37 @@ class DockerAPI:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking SDK call in a worker thread, translating engine errors."""
         try:
-            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+            return await anyio.to_thread.run_sync(
+                lambda: fn(*args, **kwargs), abandon_on_cancel=True
+            )
         except docker.errors.ImageNotFound as exc:
             raise SandboxUnavailable(
                 f"sandbox image missing ({exc.explanation}): run `make images`"
             ) from exc
-        except (
-            docker.errors.DockerException,
-            requests.exceptions.RequestException,
-            OSError,
-        ) as exc:
-            self._client = None  # reconnect next time: the engine may come back
+        except (requests.exceptions.ConnectionError, OSError) as exc:
+            self._reset_client()  # reconnect next time: the engine may come back
             raise SandboxUnavailable(
                 f"Docker engine unreachable at {self._settings.docker_socket}: {exc}"
             ) from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise SandboxUnavailable(f"Docker engine error: {exc}") from exc
+
+    def _reset_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def client(self) -> docker.DockerClient:
         if self._client is None:
             url = f"unix://{self._settings.docker_socket}"
-            self._client = await self.call(docker.DockerClient, base_url=url, timeout=30)
+            try:  # the client asks the engine its API version: the engine must answer
+                self._client = await anyio.to_thread.run_sync(
+                    lambda: docker.DockerClient(base_url=url, timeout=30), abandon_on_cancel=True
+                )
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise SandboxUnavailable(
+                    f"Docker engine unreachable at {self._settings.docker_socket}: {exc}"
+                ) from exc
         return self._client
 
     async def ping(self) -> bool:
@@ -88,22 +101,21 @@ class DockerAPI:
     async def launch(self, language: Language, limits: Limits) -> Container:
         """Create, attach, start; then wait for the harness's ``ready``."""
         client = await self.client()
-        created = await self.call(
-            client.api.create_container, **self._create_args(client, language, limits)
-        )
+        args = self._create_args(client, language, limits)
+        created = await self.call(client.api.create_container, **args)
         container_id: str = created["Id"]
         try:
             attachment = await Attachment.open(self._settings.docker_socket, container_id)
             await self.call(client.api.start, container_id)
-            with anyio.fail_after(10):
+            with anyio.fail_after(READY_TIMEOUT_S):
                 event = await attachment.receive()
             if event != {"ev": "ready"}:
-                raise SandboxUnavailable(
-                    f"sandbox harness did not start: {attachment.harness_stderr}"
-                )
-        except BaseException:
+                raise HarnessProtocolError(f"expected ready, got {event!r}")
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await self.remove(container_id)
+            if isinstance(exc, (OSError, TimeoutError, HarnessProtocolError, EOFError)):
+                raise SandboxUnavailable(f"sandbox did not start ({exc!r})") from exc
             raise
         return Container(container_id, language, limits, attachment)
 
@@ -113,7 +125,7 @@ class DockerAPI:
             client = await self.client()
             await self.call(client.api.remove_container, container_id, force=True)
         except SandboxUnavailable as exc:
-            if "No such container" not in str(exc):
+            if "No such container" not in str(exc) and "already in progress" not in str(exc):
                 logger.warning("could not remove container %s: %s", container_id[:12], exc)
 
     async def kill(self, container_id: str) -> None:
@@ -138,9 +150,7 @@ class DockerAPI:
         return [c["Id"] for c in found]
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._reset_client()
 
     def _create_args(
         self, client: docker.DockerClient, language: Language, limits: Limits
@@ -157,7 +167,7 @@ class DockerAPI:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             ipc_mode="private",
-            init=language is Language.JAVASCRIPT,  # the Python harness is PID 1 and reaps itself
+            init=False,  # the harness is PID 1: the kernel shields it from its own uid's signals
             runtime=settings.sandbox_runtime or None,
             log_config=LogConfig(type="none"),
             ulimits=[
@@ -167,6 +177,7 @@ class DockerAPI:
         )
         return {
             "image": image_name(settings, language),
+            "command": _harness_command(language, settings.sandbox_runtime),
             "stdin_open": True,
             "tty": False,
             "user": SANDBOX_UID,
@@ -176,3 +187,11 @@ class DockerAPI:
             "labels": {LABEL: "1", INSTANCE_LABEL: settings.instance},
             "host_config": host_config,
         }
+
+
+def _harness_command(language: Language, runtime: str) -> list[str] | None:
+    """The image's own command, except under gVisor, which cannot load the JavaScript image's
+    execute-only node (it must read a program to load it): there the readable one runs it."""
+    if language is Language.JAVASCRIPT and runtime == "runsc":
+        return ["/usr/bin/node", "/opt/harness/harness.js"]
+    return None

@@ -7,10 +7,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
 
+from runner.sandbox.attach import Attachment, HarnessProtocolError
 from runner.sandbox.docker_api import Container, DockerAPI, SandboxUnavailable
 from runner.sandbox.models import (
     Event,
@@ -22,6 +24,7 @@ from runner.sandbox.models import (
     Run,
     RunFinished,
     RunStarted,
+    Stream,
     Submission,
 )
 from runner.sandbox.pool import WarmPool
@@ -98,7 +101,9 @@ class Sandbox:
                 await session.release()
 
     async def _acquire(self, language: Language, limits: Limits) -> Container:
-        container = self.pool.take(language, limits) or await self.docker.launch(language, limits)
+        container = await self.pool.take(language, limits) or await self.docker.launch(
+            language, limits
+        )
         self._live.add(container.id)
         return container
 
@@ -136,8 +141,9 @@ class Session:
             await self._container.attachment.send({"op": "eof"})
 
     @property
-    def running(self) -> bool:
-        return self._container is not None
+    def container_id(self) -> str | None:
+        """The container this session runs in, once it has one (for logs and tests)."""
+        return None if self._container is None else self._container.id
 
     @property
     def accepts_stdin(self) -> bool:
@@ -186,8 +192,32 @@ class Session:
 
     async def _run(self, index: int, run: Run) -> AsyncIterator[Event]:
         assert self._container is not None
-        sub = self._submission
         attachment = self._container.attachment
+        command = self._run_command(index, run)
+        collected = _Collected(index, self._submission.limits.output_bytes)
+        deadline = anyio.current_time() + command["timeout"] + HARNESS_GRACE_S
+        self._interactive = run.stdin is None
+        broken: str | None = None
+        try:
+            await attachment.send(command)
+            while (message := await _receive_before(attachment, deadline)) is not None:
+                event = collected.translate(message)
+                if isinstance(event, RunFinished):
+                    yield replace(event, outcome=Outcome.STOPPED) if self._stopped else event
+                    return
+                yield event
+        except TimeoutError:
+            broken = "timeout"
+        except (HarnessProtocolError, ValueError, KeyError, TypeError) as exc:
+            broken = "protocol"
+            logger.warning("sandbox harness broke its protocol (%s): killing the container", exc)
+        finally:
+            self._interactive = False
+        # The harness is gone (container killed, OOM of PID 1, stop), hung past its grace, or lied.
+        yield await self._end_early(collected, broken)
+
+    def _run_command(self, index: int, run: Run) -> dict[str, Any]:
+        sub = self._submission
         time_s = min(run.time_s or sub.limits.time_s, self._sandbox.settings.max_time_limit_s)
         file, argv = _PROGRAMS[sub.language]
         if sub.language is Language.JAVASCRIPT:
@@ -196,64 +226,81 @@ class Session:
             # gVisor's pids cgroup counts the sentry's threads, not the learner's processes:
             # the process limit is enforced inside the sandbox's own kernel instead.
             argv = ["/usr/bin/prlimit", f"--nproc={sub.limits.pids}", "--", *argv]
-        self._interactive = run.stdin is None
-        out: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        started = time.monotonic()
-        await attachment.send(
-            {
-                "op": "run",
-                "index": index,
-                "code": sub.code,
-                "file": file,
-                "argv": argv,
-                "stdin": run.stdin,
-                "timeout": time_s,
-                "output_bytes": sub.limits.output_bytes,
-            }
-        )
-        deadline = anyio.current_time() + time_s + HARNESS_GRACE_S
-        timed_out = False
-        try:
-            while True:
-                # The scope must not span a yield: one short scope per receive.
-                with anyio.move_on_after(deadline - anyio.current_time()) as watchdog:
-                    event = await attachment.receive()
-                if watchdog.cancelled_caught:
-                    timed_out = True
-                    break
-                if event is None:
-                    break
-                kind = event.get("ev")
-                if kind == "start":
-                    yield RunStarted(index)
-                elif kind == "out":
-                    out[event["stream"]].append(event["data"])
-                    yield Output(index, event["stream"], event["data"])
-                elif kind == "exit":
-                    outcome = Outcome.STOPPED if self._stopped else Outcome(event["outcome"])
-                    yield RunFinished(
-                        index,
-                        outcome,
-                        event["code"],
-                        event["ms"],
-                        "".join(out["stdout"]),
-                        "".join(out["stderr"]),
-                    )
-                    return
-        finally:
-            self._interactive = False
-        # The harness is gone (container killed, OOM of PID 1, stop) or hung past its grace.
-        if timed_out:
+        return {
+            "op": "run",
+            "index": index,
+            "code": sub.code,
+            "file": file,
+            "argv": argv,
+            "stdin": run.stdin,
+            "timeout": time_s,
+            "output_bytes": sub.limits.output_bytes,
+        }
+
+    async def _end_early(self, collected: _Collected, broken: str | None) -> RunFinished:
+        assert self._container is not None
+        if broken == "timeout":
             outcome = Outcome.TIMEOUT
         elif self._stopped:
             outcome = Outcome.STOPPED
-        elif await self._sandbox.docker.oom_killed(self._container.id):
+        elif broken is None and await self._sandbox.docker.oom_killed(self._container.id):
             outcome = Outcome.MEMORY
         else:
             outcome = Outcome.ERROR
-            logger.warning("sandbox harness ended early: %s", attachment.harness_stderr[-2000:])
+            logger.warning(
+                "sandbox harness ended early: %s", self._container.attachment.harness_stderr[-2000:]
+            )
         await self._sandbox.docker.kill(self._container.id)
-        elapsed = round((time.monotonic() - started) * 1000, 1)
-        yield RunFinished(
-            index, outcome, None, elapsed, "".join(out["stdout"]), "".join(out["stderr"])
+        return collected.finished(outcome, None, None)
+
+
+async def _receive_before(attachment: Attachment, deadline: float) -> dict[str, Any] | None:
+    """The harness's next message; TimeoutError past ``deadline``. (A cancel scope must not span a
+    generator's yield, hence this helper.)"""
+    with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+        return await attachment.receive()
+
+
+class _Collected:
+    """One run's output so far, and the translation of the harness's messages into events.
+
+    Nothing the container sends is trusted: a message of the wrong shape, for another run, or
+    output past the run's limit is a protocol violation (``HarnessProtocolError``).
+    """
+
+    def __init__(self, index: int, output_bytes: int) -> None:
+        self.index = index
+        self.budget = output_bytes  # characters never outnumber the bytes they decode from
+        self.started = time.monotonic()
+        self.out: dict[Stream, list[str]] = {"stdout": [], "stderr": []}
+
+    def translate(self, message: dict[str, Any]) -> RunStarted | Output | RunFinished:
+        if message.get("index") != self.index:
+            raise HarnessProtocolError(
+                f"message for run {message.get('index')!r}, not {self.index}"
+            )
+        kind = message.get("ev")
+        if kind == "start":
+            return RunStarted(self.index)
+        if kind == "out":
+            stream, data = message["stream"], message["data"]
+            if stream not in self.out or not isinstance(data, str):
+                raise HarnessProtocolError("malformed output message")
+            self.budget -= len(data)
+            if self.budget < 0:
+                raise HarnessProtocolError("output past the run's limit")
+            self.out[stream].append(data)
+            return Output(self.index, stream, data)
+        if kind == "exit":
+            code = message["code"]
+            if not (code is None or isinstance(code, int)):
+                raise HarnessProtocolError("malformed exit code")
+            return self.finished(Outcome(message["outcome"]), code, float(message["ms"]))
+        raise HarnessProtocolError(f"unknown message {kind!r}")
+
+    def finished(self, outcome: Outcome, code: int | None, ms: float | None) -> RunFinished:
+        if ms is None:
+            ms = round((time.monotonic() - self.started) * 1000, 1)
+        return RunFinished(
+            self.index, outcome, code, ms, "".join(self.out["stdout"]), "".join(self.out["stderr"])
         )

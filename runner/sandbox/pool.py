@@ -10,12 +10,15 @@ import asyncio
 import logging
 from collections import deque
 
-from runner.sandbox.docker_api import Container, DockerAPI, SandboxUnavailable
+import anyio
+
+from runner.sandbox.docker_api import Container, DockerAPI
 from runner.sandbox.models import Language, Limits
 
 logger = logging.getLogger(__name__)
 
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 30.0
+PING_TIMEOUT_S = 0.5
 
 
 class WarmPool:
@@ -36,26 +39,27 @@ class WarmPool:
             self._wanted[language].set()
             self._tasks.append(asyncio.create_task(self._fill(language), name=f"pool-{language}"))
 
-    def take(self, language: Language, limits: Limits) -> Container | None:
+    async def take(self, language: Language, limits: Limits) -> Container | None:
+        """A started, never-used container, checked alive (an engine restart kills waiting ones)."""
         if limits != self._limits:
             return None
         ready = self._ready[language]
         while ready:
             container = ready.popleft()
             self._wanted[language].set()
-            if container.attachment.alive:
+            if await _answers(container):
                 return container
-            # Died while waiting (engine restart): throw it away.
-            task = asyncio.create_task(self._docker.remove(container.id))
-            self._discarding.add(task)
-            task.add_done_callback(self._discarding.discard)
+            self._discard(container)
         return None
+
+    def _discard(self, container: Container) -> None:
+        container.attachment.close()
+        task = asyncio.create_task(self._docker.remove(container.id))
+        self._discarding.add(task)
+        task.add_done_callback(self._discarding.discard)
 
     def owns(self, container_id: str) -> bool:
         return any(c.id == container_id for ready in self._ready.values() for c in ready)
-
-    def ready_count(self, language: Language) -> int:
-        return len(self._ready[language])
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -77,10 +81,19 @@ class WarmPool:
             while len(self._ready[language]) < self._size:
                 try:
                     container = await self._docker.launch(language, self._limits)
-                except SandboxUnavailable as exc:
+                except Exception as exc:  # whatever broke, the pool must come back with the engine
                     logger.warning("warm pool (%s): %s; retrying in %.1f s", language, exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_MAX_S)
                     continue
                 delay = RETRY_MIN_S
                 self._ready[language].append(container)
+
+
+async def _answers(container: Container) -> bool:
+    try:
+        with anyio.fail_after(PING_TIMEOUT_S):
+            await container.attachment.send({"op": "ping"})
+            return await container.attachment.receive() == {"ev": "pong"}
+    except (OSError, TimeoutError, ValueError):
+        return False

@@ -1,6 +1,8 @@
 // Sandbox harness for the JavaScript image: same JSON-line protocol as
-// sandbox_images/python/harness.py (read its docstring). Runs under Docker's
-// init (tini), which reaps orphans; kill(-1) then reaches every learner process.
+// sandbox_images/python/harness.py (read its docstring). It is PID 1 of the
+// container and runs from an execute-only copy of node (not dumpable), so the
+// learner's code, under the same uid, can neither kill it, nor open its pipes,
+// nor wake its inspector (see the signal listeners at the end).
 "use strict";
 
 const { spawn } = require("child_process");
@@ -34,7 +36,7 @@ const IN_CONTAINER = fs.existsSync("/.dockerenv");
 function killEverything() {
   if (!IN_CONTAINER) return; // anywhere else kill(-1) would reach the host's processes
   try {
-    process.kill(-1, "SIGKILL"); // spares init (PID 1) and this process
+    process.kill(-1, "SIGKILL"); // spares PID 1: this process
   } catch (_) {
     // nothing left to kill
   }
@@ -160,7 +162,9 @@ class Child {
 let current = null;
 
 function handle(cmd) {
-  if (cmd.op === "run" && current === null) {
+  if (cmd.op === "ping") {
+    emit({ ev: "pong" });
+  } else if (cmd.op === "run" && current === null) {
     cleanWorkdir();
     current = new Child(cmd);
     emit({ ev: "start", index: cmd.index });
@@ -187,5 +191,6 @@ process.stdin.on("end", () => {
   if (current) current.stop("stopped");
   setTimeout(() => process.exit(0), 100);
 });
-process.on("SIGPIPE", () => {});
+// A JS listener replaces node's own SIGUSR1 handler, which would open the inspector.
+for (const signal of ["SIGPIPE", "SIGUSR1", "SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => {});
 emit({ ev: "ready" });

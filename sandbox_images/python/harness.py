@@ -5,8 +5,8 @@ stdin, time limit and output limit, and reports JSON-line events on stdout:
 
   in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3","-I",...],
         "stdin":"..."|null,"timeout":10,"output_bytes":65536}
-       {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}
-  out: {"ev":"ready"}  {"ev":"start","index":0}
+       {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
+  out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
        {"ev":"out","index":0,"stream":"stdout","data":"..."}
        {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
 
@@ -36,6 +36,7 @@ CHILD_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONIOENCODING": "utf-8",
 }
+SHIELDED_SIGNALS = (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
 
@@ -145,7 +146,8 @@ class Child:
                 os.dup2(fds[2][1], 2)
                 os.closerange(3, 65536)
                 os.chdir(WORKDIR)
-                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                for sig in SHIELDED_SIGNALS:  # ignored signals would survive exec
+                    signal.signal(sig, signal.SIG_DFL)
                 os.execve(cmd["argv"][0], cmd["argv"], CHILD_ENV)
             finally:
                 os._exit(127)
@@ -319,7 +321,9 @@ def serve():
 
 def handle(cmd, child):
     op = cmd.get("op")
-    if op == "run" and child is None:
+    if op == "ping":
+        emit({"ev": "pong"})
+    elif op == "run" and child is None:
         clean_workdir()
         child = Child(cmd)
         emit({"ev": "start", "index": child.index})
@@ -340,7 +344,9 @@ def main():
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # PID 1 receives only the signals it handles: ignore them all, so learner code cannot end us.
+    for sig in SHIELDED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     try:
         serve()
     except Exception as exc:  # report, never hang the host
