@@ -17,7 +17,7 @@ from typing import Any
 
 import docker
 
-from bench import engine, report
+from bench import engine, phases, report
 from bench.server import INSTANCE, Server, idle_memory, load, running_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,15 +60,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     baseline = engine.naive_baseline(5 if args.quick else 10)
     print("raw engine ceiling: create/start/wait/remove loops …", flush=True)
     ceiling = engine.engine_ceiling(per_level=8 if args.quick else 16)
+    print("a cold submission, phase by phase …", flush=True)
+    cold = phases.cold_phases(5 if args.quick else 10)
     results: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
         "settings": {"pool_size": args.pool, "max_concurrent": args.concurrent},
         "baseline_docker_run": baseline.as_dict(),
         "engine_ceiling_per_s": {str(k): round(v, 2) for k, v in ceiling.items()},
+        "cold_phases_ms": cold,
         "runner": {},
     }
-    with running_server(args.pool, args.concurrent) as server:
+    profile = RESULTS / "profile.speedscope.json" if args.profile else None
+    with running_server(args.pool, args.concurrent, profile) as server:
         time.sleep(3)  # let the warm pool fill
         scenarios = [
             ("hello check", HELLO, "check"),
@@ -98,10 +102,13 @@ def main(argv: list[str]) -> int:
         "--concurrent", type=int, default=6, help="DECODE_MAX_CONCURRENT for the server"
     )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
+    parser.add_argument(
+        "--profile", action="store_true", help="record the server with py-spy (speedscope file)"
+    )
     args = parser.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
     results = measure(args)
     results["targets"] = report.targets(results)
-    RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     report.plot(results, RESULTS / "latency.png")
     table = report.table(results)

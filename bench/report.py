@@ -73,10 +73,12 @@ def table(r: dict[str, Any]) -> str:
                 f"| {s['per_second']} | {s['errors']} |"
             )
     ceiling = ", ".join(f"{k}: {v}/s" for k, v in r["engine_ceiling_per_s"].items())
+    cold = ", ".join(f"{phase} {ms} ms" for phase, ms in r["cold_phases_ms"].items())
     idle = r["idle_connections"]
     lines += [
         "",
         f"Raw engine ceiling (create/start/wait/remove, by concurrency): {ceiling}.",
+        f"A cold submission, phase by phase (medians): {cold}.",
         f"Server memory: {idle['rss_before_mib']} MiB idle, {idle['rss_with_connections_mib']} MiB with "
         f"{idle['connections']} idle WebSockets.",
         "",

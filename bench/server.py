@@ -42,7 +42,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(pool_size: int, max_concurrent: int) -> Iterator[Server]:
+def running_server(
+    pool_size: int, max_concurrent: int, profile: Path | None = None
+) -> Iterator[Server]:
+    """A real server on a free port; with ``profile``, run under py-spy, writing a speedscope file."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="decode-bench-") as tmp:
         env = {
@@ -56,12 +59,28 @@ def running_server(pool_size: int, max_concurrent: int) -> Iterator[Server]:
             "DECODE_RATE_PER_MINUTE": "100000",
             "DECODE_LOG_LEVEL": "warning",
         }
-        process = subprocess.Popen([sys.executable, "-m", "runner", "serve"], env=env, cwd=ROOT)
+        command = [sys.executable, "-m", "runner", "serve"]
+        if profile is not None:
+            spy = Path(sys.executable).with_name("py-spy")
+            command = [
+                str(spy),
+                "record",
+                "--format",
+                "speedscope",
+                "-o",
+                str(profile),
+                "--",
+                *command,
+            ]
+        process = subprocess.Popen(command, env=env, cwd=ROOT)
+        server_pid = process.pid
         try:
             _wait_ready(f"http://127.0.0.1:{port}/healthz", process)
-            yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", process.pid)
+            if profile is not None:  # the server is py-spy's child; py-spy writes when it exits
+                server_pid = psutil.Process(process.pid).children()[0].pid
+            yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", server_pid)
         finally:
-            process.terminate()
+            psutil.Process(server_pid).terminate()
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:

@@ -209,24 +209,49 @@ async def ws_client(url: str, **kwargs: Any) -> Any:
         yield client
 
 
-def secrets_of(exercise: Any) -> list[str]:
-    """What must never reach a learner: the solution and hidden tests' stdin and expected output.
+MIN_SECRET_CHARS = 3
 
-    Texts shorter than 3 characters, or that also appear in public material (instructions,
-    starter, hints, visible tests, every test's name, which is public by design), cannot be told
-    apart from legitimate content and are skipped.
+
+def secrets_of(exercise: Any) -> list[str]:
+    """What must never reach a learner: the solution and hidden tests' stdin and expected output."""
+    solution = _distinctive([exercise.solution], _public_text(exercise))
+    return solution + hidden_test_secrets(exercise)
+
+
+def hidden_test_secrets(exercise: Any) -> list[str]:
+    """The hidden tests' stdin and expected output (whole, and line by line) worth searching for.
+
+    Two kinds of value are left out, because they are not secret or cannot be searched for:
+    * values that also appear in public material (instructions, starter, hints, visible tests,
+      every test's name, which is public by design): "pair" expected by a hidden test of
+      pair-ou-impair is also in its instructions; finding it proves nothing;
+    * values shorter than 3 characters ("0", "-7", "ab"): they occur in legitimate text (counts,
+      durations, words), so a substring search cannot tell a leak from a verdict.
+    Hidden test events are checked structurally as well (their keys and generic messages), which
+    covers short values too.
     """
+    public = _public_text(exercise)
+    values: list[str] = []
+    for test in exercise.tests:
+        if test.hidden:
+            for value in (test.stdin, test.expected):
+                values += [value, *value.splitlines()]
+    return _distinctive(values, public)
+
+
+def _public_text(exercise: Any) -> str:
     visible = [t for t in exercise.tests if not t.hidden]
-    public = "\n".join(
+    return "\n".join(
         [exercise.title, exercise.instructions, exercise.starter, *exercise.hints]
         + [f"{t.stdin}\n{t.expected}" for t in visible]
         + [t.name for t in exercise.tests]
     )
-    candidates = [exercise.solution]
-    for test in exercise.tests:
-        if test.hidden:
-            candidates += [test.stdin, test.expected]
-    return [c.strip() for c in candidates if len(c.strip()) >= 3 and c.strip() not in public]
+
+
+def _distinctive(values: list[str], public: str) -> list[str]:
+    stripped = (value.strip() for value in values)
+    found = [v for v in stripped if len(v) >= MIN_SECRET_CHARS and v not in public]
+    return list(dict.fromkeys(found))
 
 
 def strings_in(payload: Any) -> Iterator[str]:

@@ -163,3 +163,41 @@ def test_try_a_failing_file_shows_the_same_feedback_as_a_check(
         "texte vide…",
         "✗ 0 test réussi sur 3. Lis le premier test en échec, corrige ton code et relance !",
     ]
+
+
+def test_try_with_the_engine_down_says_unavailable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    engine_env: None,
+) -> None:
+    monkeypatch.setenv("DECODE_DOCKER_SOCKET", str(tmp_path / "no-docker.sock"))
+    solution = tmp_path / "solution.py"
+    solution.write_text("n = int(input())\nprint(n * 2)\n", encoding="utf-8")
+    assert main(["try", "double", str(solution)]) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Le double d'un nombre (double) : 3 tests"
+    assert lines[1].startswith("⚠ Le service d'exécution est momentanément indisponible.")
+    assert lines[2].startswith("Bac à sable indisponible : ")
+    assert not any(line.startswith(("✓", "✗")) for line in lines)
+
+
+@pytest.mark.docker
+def test_try_leaves_a_running_server_s_containers_alone(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    engine_env: None,
+    instance: str,
+    docker_client: Any,
+) -> None:
+    # A container of the instance the settings name, as a running server would own.
+    labels = {"decode-runner": "1", "decode-runner.instance": instance}
+    server_owned = docker_client.containers.create("decode-runner-python", labels=labels)
+    try:
+        solution = tmp_path / "solution.py"
+        solution.write_text("n = int(input())\nprint(n * 2)\n", encoding="utf-8")
+        assert main(["try", "double", str(solution)]) == 0
+        server_owned.reload()  # raises NotFound if the CLI reaped it
+    finally:
+        server_owned.remove(force=True)
+    assert capsys.readouterr().out.rstrip().endswith("Bravo ! Les 3 tests sont réussis.")

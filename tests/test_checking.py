@@ -295,9 +295,14 @@ def test_summarize_a_stopped_check() -> None:
 
 
 def test_summarize_an_unavailable_engine() -> None:
-    summary = summarize(ECHO, [], _finished(Outcome.UNAVAILABLE, None))
-    assert summary.status is CheckStatus.FAILED
+    limits = Limits(time_s=4.0, memory_mib=128)
+    summary = summarize(
+        ECHO, _results(TestStatus.PASSED), _finished(Outcome.UNAVAILABLE, None), limits=limits
+    )
+    assert (summary.status, summary.passed, summary.total) == (CheckStatus.UNAVAILABLE, 1, 3)
+    assert summary.public()["status"] == "unavailable"
     assert summary.message.startswith("Le service d'exécution est momentanément indisponible.")
+    assert summary_line(summary) == f"⚠ {summary.message}"
 
 
 def test_report_lines_for_a_visible_failure_mark_the_column() -> None:

@@ -5,8 +5,6 @@ on the host and with ``node`` (v18, inside the decode-runner-javascript image), 
 ``/tmp/main.py`` or ``/tmp/main.js`` as in the sandbox.
 """
 
-# ruff: noqa: E501 (captured stderr texts are kept verbatim, one literal per run)
-
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -592,6 +590,18 @@ def test_javascript_suggests_builtins_too() -> None:
     assert explanation.text.endswith(" Tu voulais peut-être dire `console` ?")
 
 
+def test_javascript_unknown_name_without_close_name_suggests_the_same_quotes() -> None:
+    stderr = (
+        "/tmp/main.js:1\nconsole.log(bonjour);\n            ^\n\n"
+        "ReferenceError: bonjour is not defined\n    at Object.<anonymous> (/tmp/main.js:1:13)\n"
+    )
+    explanation = explain(Language.JAVASCRIPT, stderr, "console.log(bonjour);\n")
+    assert explanation is not None
+    assert explanation.text.endswith(
+        'Si tu voulais écrire le texte « bonjour », mets-le entre guillemets : `"bonjour"`.'
+    )
+
+
 def test_unknown_errors_get_a_kind_generic_explanation() -> None:
     assert _explain("js-thrown") == Explanation(
         title="Erreur « Error »",
@@ -599,6 +609,12 @@ def test_unknown_errors_get_a_kind_generic_explanation() -> None:
         "d'origine, ci-dessous, dit ce qui s'est passé.",
         line=1,
         original="Error: oups",
+    )
+    python = explain(Language.PYTHON, "Traceback (most recent call last):\nOupsError: x\n", "")
+    assert python is not None and (python.title, python.line) == ("Erreur « OupsError »", None)
+    assert python.text == (
+        "Ton programme s'est arrêté sur une erreur `OupsError`. Le message d'origine, "
+        "ci-dessous, dit ce qui s'est passé."
     )
 
 

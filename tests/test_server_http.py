@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import shutil
 import urllib.request
@@ -12,9 +14,12 @@ import pytest
 from fixtures_server import LiveServer, assert_no_secret, secrets_of, start_server
 
 from runner.exercises import Catalog, load_catalog
+from runner.web.api import BODY_OVERHEAD_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBED_ORIGIN = "https://lms.example.org"
+MAX_BODY = 64 * 1024 * 2 + BODY_OVERHEAD_BYTES
+HASHED_ASSET = "exercise-page-AB12CD34.js"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +35,7 @@ def server(instance: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     (dist / "index.html").write_text("<!doctype html><title>index</title>")
     (dist / "exercise.html").write_text("<!doctype html><title>exercise</title>")
     (dist / "assets" / "app.js").write_text("export {};\n")
+    (dist / "assets" / HASHED_ASSET).write_text("export {};\n")
     live = start_server(instance, workdir, web_dir=dist, embed_origins=EMBED_ORIGIN)
     try:
         yield live
@@ -44,7 +50,7 @@ def new_learner(server: LiveServer) -> str:
     return learner
 
 
-def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+def fetch(url: str | urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return response.status, dict(response.headers.items()), response.read()
@@ -134,6 +140,50 @@ def test_http_saved_code_is_restored(server: LiveServer, catalog: Catalog) -> No
     assert (status, body["error"]) == (400, "invalid_body")
 
 
+def _put_code(server: LiveServer, learner: str, exercise_id: str) -> http.client.HTTPConnection:
+    """A PUT of the code whose headers are sent; the caller sends the body (or not)."""
+    connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=5)
+    connection.putrequest("PUT", f"/api/exercises/{exercise_id}/code")
+    connection.putheader("X-Learner", learner)
+    connection.putheader("Content-Type", "application/json")
+    return connection
+
+
+def test_http_oversized_code_is_refused_before_its_body_is_read(
+    server: LiveServer, catalog: Catalog
+) -> None:
+    learner = new_learner(server)
+    connection = _put_code(server, learner, next(iter(catalog.exercises)))
+    try:
+        connection.putheader("Content-Length", str(100 * 1024 * 1024))
+        connection.endheaders()  # and no body: only an early answer arrives within the timeout
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"] == "too_large"
+    finally:
+        connection.close()
+
+
+def test_http_streamed_code_is_cut_off_at_the_limit(server: LiveServer, catalog: Catalog) -> None:
+    learner = new_learner(server)
+    connection = _put_code(server, learner, next(iter(catalog.exercises)))
+    body = json.dumps({"code": "x" * MAX_BODY}).encode()
+    try:
+        connection.putheader("Transfer-Encoding", "chunked")  # no Content-Length to trust
+        connection.endheaders()
+        for start in range(0, len(body), 16 * 1024):
+            chunk = body[start : start + 16 * 1024]
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.send(b"0\r\n\r\n")
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"] == "too_large"
+    finally:
+        connection.close()
+    _, detail = server.get_json(f"/api/exercises/{next(iter(catalog.exercises))}", learner=learner)
+    assert detail["status"] == "todo"
+
+
 def test_http_progress_needs_a_well_formed_learner(server: LiveServer, catalog: Catalog) -> None:
     assert server.get_json("/api/progress")[0] == 400
     status, body = server.get_json("/api/progress", learner="not-an-id")
@@ -175,9 +225,23 @@ def test_http_assets_and_api_are_nosniff(server: LiveServer) -> None:
     status, headers, content = fetch(server.url + "/assets/app.js")
     assert status == 200 and content == b"export {};\n"
     assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-cache"  # no hash in its name: it may change
     _, headers, _ = fetch(server.url + "/api/config")
     assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store"
     assert fetch(server.url + "/assets/missing.js")[0] == 404
+
+
+def test_http_hashed_assets_are_cached_for_good_and_pages_revalidated(server: LiveServer) -> None:
+    status, headers, _ = fetch(server.url + f"/assets/{HASHED_ASSET}")
+    assert status == 200
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    request = urllib.request.Request(
+        server.url + f"/assets/{HASHED_ASSET}", headers={"If-None-Match": headers["etag"]}
+    )
+    status, revalidated, _ = fetch(request)
+    assert status == 304 and revalidated["cache-control"] == headers["cache-control"]
+    for path in ("/", "/exercise/bonjour-monde", "/embed/bonjour-monde"):
+        assert fetch(server.url + path)[1]["cache-control"] == "no-cache"
 
 
 def test_http_healthz_and_metrics(server: LiveServer) -> None:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import anyio
 import pytest
 from starlette.datastructures import Headers
 
+from runner.exercises import Exercise, TestCase
+from runner.sandbox import Finished, Language, Outcome, Output, RunFinished, RunStarted
+from runner.settings import Settings
 from runner.web.capacity import Capacity, QueueFull, RateLimiter
 from runner.web.connection import origin_allowed
 from runner.web.identity import InvalidLearner, new_learner, parse_learner
+from runner.web.jobs import Job
 from runner.web.metrics import Gauges, Metrics
 from runner.web.pages import content_security_policy
+from runner.web.protocol import Mode
 from runner.web.render import instructions_html
+from runner.web.runtime import Runtime
 
 
 @pytest.mark.anyio
@@ -154,3 +164,122 @@ def test_csp_frame_ancestors_depend_on_embedding() -> None:
     for policy in (page, embed):
         assert "default-src 'self'" in policy and "script-src 'self'" in policy
         assert "unsafe-inline" not in policy
+
+
+# Jobs, with the sandbox session replaced by a script of events (no Docker).
+
+ECHO = Exercise(
+    id="echo",
+    title="Écho",
+    language=Language.PYTHON,
+    instructions="# Écho",
+    starter="",
+    solution="print(input())",
+    hints=(),
+    tests=(TestCase("Un", stdin="a\n", expected="a"), TestCase("Deux", stdin="b\n", expected="b")),
+    limits={"time_s": 3.0},
+)
+UNAVAILABLE = "Le service d'exécution est momentanément indisponible."
+
+
+class ScriptedSession:
+    """Yields ``events``; an exception among them is raised instead, as a broken sandbox would."""
+
+    def __init__(self, events: list[object]) -> None:
+        self.events = events
+
+    async def __aiter__(self) -> AsyncIterator[object]:
+        for event in self.events:
+            if isinstance(event, Exception):
+                raise event
+            yield event
+
+    async def stop(self) -> None:
+        return None
+
+
+async def _job_messages(settings: Settings, mode: Mode, events: list[object]) -> list[Any]:
+    """Every message a job sends; the store is never opened, so every write fails."""
+    runtime = Runtime(settings)
+    sent: list[dict[str, Any]] = []
+
+    @asynccontextmanager
+    async def session(submission: object) -> AsyncIterator[ScriptedSession]:
+        yield ScriptedSession(events)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    runtime.sandbox.session = session  # type: ignore[method-assign]
+    with anyio.fail_after(5):
+        await Job(runtime, "a" * 32, ECHO, "print(input())", mode, send).run()
+    assert not runtime.jobs
+    return sent
+
+
+def _ran(index: int, stdout: str) -> RunFinished:
+    return RunFinished(index, Outcome.OK, 0, 5.0, stdout, "")
+
+
+@pytest.mark.anyio
+async def test_job_started_says_the_code_is_not_saved_when_the_store_fails(
+    settings: Settings,
+) -> None:
+    events = [
+        RunStarted(0),
+        Output(0, "stdout", "a\n"),
+        _ran(0, "a\n"),
+        Finished(Outcome.OK, 0, 9.0, 1),
+    ]
+    sent = await _job_messages(settings, Mode.RUN, events)
+    assert sent[0] == {
+        "type": "started",
+        "mode": "run",
+        "exercise": "echo",
+        "total": 1,
+        "saved": False,
+    }
+    assert [m["type"] for m in sent] == ["started", "output", "finished"]
+    assert sent[-1]["status"] == "ok"
+
+
+@pytest.mark.anyio
+async def test_job_internal_fault_in_a_check_still_ends_with_one_finished(
+    settings: Settings,
+) -> None:
+    sent = await _job_messages(settings, Mode.CHECK, [_ran(0, "a\n"), RuntimeError("boom")])
+    assert [m["type"] for m in sent] == ["started", "test", "error", "finished"]
+    assert sent[2]["code"] == "internal"
+    finished = sent[-1]
+    assert (finished["mode"], finished["status"]) == ("check", "unavailable")
+    assert (finished["passed"], finished["total"]) == (1, 2)
+    assert finished["message"].startswith(UNAVAILABLE)
+
+
+@pytest.mark.anyio
+async def test_job_internal_fault_in_a_run_still_ends_with_one_finished(
+    settings: Settings,
+) -> None:
+    sent = await _job_messages(settings, Mode.RUN, [RunStarted(0), RuntimeError("boom")])
+    assert [m["type"] for m in sent] == ["started", "error", "finished"]
+    finished = sent[-1]
+    assert (finished["mode"], finished["status"], finished["explanation"]) == (
+        "run",
+        "unavailable",
+        None,
+    )
+    assert finished["message"].startswith(UNAVAILABLE)
+
+
+@pytest.mark.anyio
+async def test_job_fault_after_finished_sends_no_second_finished(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Job, solved: bool) -> None:
+        raise RuntimeError("progress lost")
+
+    monkeypatch.setattr(Job, "_record_result", broken)
+    events = [_ran(0, "a\n"), _ran(1, "b\n"), Finished(Outcome.OK, 0, 9.0, 2)]
+    sent = await _job_messages(settings, Mode.CHECK, events)
+    assert [m["type"] for m in sent] == ["started", "test", "test", "finished", "error"]
+    assert sent[3]["status"] == "passed"

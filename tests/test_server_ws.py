@@ -134,6 +134,7 @@ async def test_ws_run_hello_world(server: LiveServer) -> None:
         "mode": "run",
         "exercise": "bonjour-monde",
         "total": 1,
+        "saved": True,
     }
     output = "".join(
         m["data"] for m in messages if m["type"] == "output" and m["stream"] == "stdout"
@@ -172,11 +173,24 @@ async def test_ws_typed_ahead_stdin_and_eof_reach_the_program(server: LiveServer
 
 
 @pytest.mark.docker
+async def test_ws_stdin_sent_right_after_started_reaches_the_program(server: LiveServer) -> None:
+    async with ws_client(server.ws_url) as client:
+        for name in ("Ada", "Alan", "Grace"):  # a race: try its window a few times
+            await client.run(PY, SOLUTION, until=("started",))
+            await client.send({"type": "stdin", "data": f"{name}\n"})  # may precede the program
+            with anyio.fail_after(8):  # well under the 10 s time limit a lost line runs into
+                messages = await client.until("finished")
+            stdout = "".join(m["data"] for m in messages if m.get("stream") == "stdout")
+            assert (stdout, messages[-1]["status"]) == (f"Bonjour, {name} !\n", "ok")
+
+
+@pytest.mark.docker
 async def test_ws_check_passing_then_progress(server: LiveServer) -> None:
     async with ws_client(server.ws_url) as client:
         messages = await client.run(PY, SOLUTION, mode="check", until=("progress",))
     kinds = [m["type"] for m in messages]
     assert kinds == ["started", "test", "test", "test", "finished", "progress"]
+    assert messages[0]["saved"] is True
     assert all(m["status"] == "passed" for m in messages if m["type"] == "test")
     finished = messages[-2]
     assert (finished["status"], finished["passed"], finished["total"]) == ("passed", 3, 3)

@@ -11,11 +11,12 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from fixtures_server import free_port
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 from runner.store import ExerciseProgress, ProgressStore, StoreError, revisions
 
@@ -190,6 +191,39 @@ async def test_store_ping_and_errors_when_closed(tmp_path: Path) -> None:
     await store.open()
     assert await store.ping()
     await store.close()
+
+
+async def test_store_ping_writes_nothing_and_fails_on_a_read_only_database(
+    store: ProgressStore,
+) -> None:
+    await store.record_attempt(LEARNER, "ex", "kept")
+    assert await store.ping()
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(revisions.current) == revisions.head()
+    await _make_read_only(store)
+    assert (
+        await store.get(LEARNER, "ex")
+    ).last_code == "kept"  # reads still work: SELECT 1 would pass
+    assert not await store.ping()
+
+
+async def _make_read_only(store: ProgressStore) -> None:
+    """New connections can read but not write (a read-only replica, a read-only file)."""
+    if store.is_sqlite:
+        event.listen(store.engine.sync_engine, "connect", _query_only)
+    else:
+        name = store.engine.url.database
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            )
+    await store.engine.dispose()
+
+
+def _query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 async def test_store_translates_database_errors(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     STOPPED = "stopped"
+    UNAVAILABLE = "unavailable"  # the sandbox could not run the check: not the learner's fault
 
 
 class CheckingError(Exception):
@@ -118,12 +119,18 @@ class CheckSummary:
         }
 
 
-def submission_for(exercise: Exercise, code: str, settings: Settings) -> Submission:
-    """One run per test, in order, each with the test's stdin and time limit."""
+def submission_for(
+    exercise: Exercise, code: str, settings: Settings, *, limits: Limits | None = None
+) -> Submission:
+    """One run per test, in order, each with the test's stdin and time limit.
+
+    ``limits`` are the exercise's (``limits_for``), when the caller has them already.
+    """
     runs = tuple(
         Run(stdin=test.stdin, time_s=run_time_s(test.time_s, settings)) for test in exercise.tests
     )
-    return Submission(exercise.language, code, runs=runs, limits=limits_for(exercise, settings))
+    limits = limits or limits_for(exercise, settings)
+    return Submission(exercise.language, code, runs=runs, limits=limits)
 
 
 def grade(
@@ -153,15 +160,25 @@ def grade(
     return _result(event, test, status, message, difference, explanation)
 
 
-def summarize(exercise: Exercise, results: list[TestResult], finished: Finished) -> CheckSummary:
-    """The verdict of a whole check; tests without a result count as failed."""
+def summarize(
+    exercise: Exercise,
+    results: list[TestResult],
+    finished: Finished,
+    *,
+    limits: Limits | None = None,
+) -> CheckSummary:
+    """The verdict of a whole check; tests without a result count as failed.
+
+    ``limits`` (default: the exercise's under default settings) words the outcome messages.
+    """
     total = len(exercise.tests)
     passed = len({r.index for r in results if r.status is TestStatus.PASSED})
     if finished.outcome is Outcome.STOPPED:
         status, message = CheckStatus.STOPPED, messages.stopped_verdict(passed, total)
     elif finished.outcome is Outcome.UNAVAILABLE:
-        status = CheckStatus.FAILED
-        message = outcome_message(Outcome.UNAVAILABLE, Limits(), 0.0)
+        limits = limits or limits_for(exercise, Settings())
+        status = CheckStatus.UNAVAILABLE
+        message = outcome_message(Outcome.UNAVAILABLE, limits, limits.time_s)
     else:
         status = CheckStatus.PASSED if passed == total else CheckStatus.FAILED
         message = messages.verdict(passed, total)

@@ -8,6 +8,12 @@ from runner.checking.grading import CheckStatus, CheckSummary, TestResult, TestS
 MAX_SHOWN_LINES = 12
 _LABEL_EXPECTED = "  Attendu : "
 _LABEL_ACTUAL = "  Obtenu  : "
+_MARKS = {
+    CheckStatus.PASSED: "✓",
+    CheckStatus.FAILED: "✗",
+    CheckStatus.STOPPED: "■",
+    CheckStatus.UNAVAILABLE: "⚠",
+}
 
 
 def result_lines(result: TestResult) -> list[str]:
@@ -41,8 +47,7 @@ def difference_lines(difference: Difference) -> list[str]:
 
 
 def summary_line(summary: CheckSummary) -> str:
-    mark = {CheckStatus.PASSED: "✓", CheckStatus.FAILED: "✗", CheckStatus.STOPPED: "■"}
-    return f"{mark[summary.status]} {summary.message}"
+    return f"{_MARKS[summary.status]} {summary.message}"
 
 
 def _shown(line: str | None, missing: str) -> str:

@@ -66,7 +66,9 @@ def _test_errors(test: dict[str, Any], where: str, shown: str) -> list[SpecError
             errors.append(SpecError(shown, f"{where}/expected", reason))
     revealed = _revealed_in_name(test)
     if revealed:
-        reason = f"a hidden test's name is shown to learners: it must not reveal its input {revealed!r}"
+        reason = (
+            f"a hidden test's name is shown to learners: it must not reveal its input {revealed!r}"
+        )
         errors.append(SpecError(shown, f"{where}/name", reason))
     if "tolerance" in test and mode is not CompareMode.NUMBERS:
         reason = f"'tolerance' applies only to compare 'numbers', not {mode.value!r}"
@@ -78,10 +80,11 @@ def _revealed_in_name(test: dict[str, Any]) -> str | None:
     """The first input value (a number, or a word of 3+ letters) that a hidden test's name repeats."""
     if not test.get("hidden"):
         return None
-    name_words = set(re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", test["name"].casefold()))
+    name: str = test["name"]
+    name_words = set(re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", name.casefold()))
     for value in re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", text(test.get("stdin", "")).casefold()):
         if value in name_words:
-            return value
+            return str(value)
     return None
 
 

@@ -6,7 +6,7 @@ import re
 
 from runner.feedback.javascript_rules import RULES
 from runner.feedback.models import Explanation
-from runner.feedback.rules import first_match
+from runner.feedback.rules import fallback, first_match, quote_hint
 from runner.feedback.suggest import JAVASCRIPT_NAMES, did_you_mean
 
 LEARNER_FILE = "/tmp/main.js"
@@ -40,24 +40,12 @@ def explain_javascript(stderr: str, code: str) -> Explanation | None:
         return None
     name, message, original = found
     line = learner_line(stderr)
-    title, text = first_match(RULES, name, message, line) or _fallback(name, line)
+    title, text = first_match(RULES, name, message, line) or fallback(name, line)
     return Explanation(title, text + _extra(name, message, code), line, original)
-
-
-def _fallback(name: str, line: int | None) -> tuple[str, str]:
-    where = f" à la ligne {line}" if line else ""
-    return (
-        f"Erreur « {name} »",
-        f"Ton programme s'est arrêté sur une erreur `{name}`{where}. Le message d'origine, "
-        "ci-dessous, dit ce qui s'est passé.",
-    )
 
 
 def _extra(name: str, message: str, code: str) -> str:
     unknown = re.fullmatch(r"([\w$]+) is not defined", message)
     if name != "ReferenceError" or unknown is None:
         return ""
-    return did_you_mean(unknown[1], code, "//", JAVASCRIPT_NAMES) or (
-        f" Si tu voulais écrire le texte « {unknown[1]} », mets-le entre guillemets : "
-        f'`"{unknown[1]}"`.'
-    )
+    return did_you_mean(unknown[1], code, "//", JAVASCRIPT_NAMES) or quote_hint(unknown[1])

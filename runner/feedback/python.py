@@ -6,7 +6,7 @@ import re
 
 from runner.feedback.models import Explanation
 from runner.feedback.python_rules import RULES
-from runner.feedback.rules import first_match
+from runner.feedback.rules import fallback, first_match, quote_hint
 from runner.feedback.suggest import PYTHON_NAMES, did_you_mean
 
 LEARNER_FILE = "/tmp/main.py"
@@ -54,17 +54,8 @@ def explain_python(stderr: str, code: str) -> Explanation | None:
         return None
     name, message, original = found
     line = learner_line(stderr)
-    title, text = first_match(RULES, name, message, line) or _fallback(name, line)
+    title, text = first_match(RULES, name, message, line) or fallback(name, line)
     return Explanation(title, text + _extra(name, message, code), line, original)
-
-
-def _fallback(name: str, line: int | None) -> tuple[str, str]:
-    where = f" à la ligne {line}" if line else ""
-    return (
-        f"Erreur « {name} »",
-        f"Ton programme s'est arrêté sur une erreur `{name}`{where}. Le message d'origine, "
-        "ci-dessous, dit ce qui s'est passé.",
-    )
 
 
 def _extra(name: str, message: str, code: str) -> str:
@@ -76,10 +67,7 @@ def _extra(name: str, message: str, code: str) -> str:
         unknown = re.match(r"name '(\w+)'", message)
         if unknown is None:
             return ""
-        return did_you_mean(unknown[1], code, "#", PYTHON_NAMES) or (
-            f" Si tu voulais écrire le texte « {unknown[1]} », mets-le entre guillemets : "
-            f'`"{unknown[1]}"`.'
-        )
+        return did_you_mean(unknown[1], code, "#", PYTHON_NAMES) or quote_hint(unknown[1])
     if name == "AttributeError":
         method = re.search(r"has no attribute '(\w+)'", message)
         if python_guess:

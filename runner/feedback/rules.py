@@ -1,4 +1,4 @@
-"""A table-driven matcher from an error's name and message to a French title and text."""
+"""A table-driven matcher from an error to a French title and text, and the shared fallbacks."""
 
 from __future__ import annotations
 
@@ -60,3 +60,18 @@ def first_match(
         if explained is not None:
             return explained
     return None
+
+
+def fallback(error: str, line: int | None) -> tuple[str, str]:
+    """The title and text for an error that no rule explains."""
+    where = f" à la ligne {line}" if line else ""
+    return (
+        f"Erreur « {error} »",
+        f"Ton programme s'est arrêté sur une erreur `{error}`{where}. Le message d'origine, "
+        "ci-dessous, dit ce qui s'est passé.",
+    )
+
+
+def quote_hint(word: str) -> str:
+    """For an unknown name that was probably meant as text."""
+    return f' Si tu voulais écrire le texte « {word} », mets-le entre guillemets : `"{word}"`.'

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import case, event, func, literal, select, update
+from sqlalchemy import case, event, func, literal, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+# Alembic's one-row table exists once migrated; the statement is portable (SQLite, PostgreSQL).
+_TOUCH = text("UPDATE alembic_version SET version_num = version_num")
 
 
 class StoreError(RuntimeError):
@@ -93,9 +95,10 @@ class ProgressStore:
         return self._engine
 
     async def ping(self) -> bool:
+        """Whether the database accepts a write: one committed UPDATE that changes no value."""
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(select(1))
+            async with self.engine.begin() as conn:
+                await conn.execute(_TOUCH)
         except (SQLAlchemyError, StoreError, OSError):
             logger.warning("database ping failed", exc_info=True)
             return False

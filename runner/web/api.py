@@ -12,12 +12,16 @@ from starlette.routing import Route
 from runner.exercises import Exercise
 from runner.store import ExerciseProgress
 from runner.web.identity import LEARNER_HEADER, InvalidLearner, new_learner, parse_learner
+from runner.web.protocol import MESSAGES, ErrorCode
 from runner.web.render import instructions_html
 from runner.web.runtime import Runtime
 
 NO_STORE = {"cache-control": "no-store"}
 LANGUAGES = ["fr", "en"]
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# A JSON body ({"code": "…"}) may escape some characters of the code: room for that.
+BODY_OVERHEAD_BYTES = 1024
+TOO_LARGE = "Ton programme est trop long."
 
 
 class ApiError(Exception):
@@ -43,9 +47,7 @@ def _learner(request: Request, required: bool) -> str | None:
     try:
         learner = parse_learner(request.headers.get(LEARNER_HEADER))
     except InvalidLearner:
-        raise ApiError(
-            400, "learner", "Identifiant d'apprenant invalide : recharge la page."
-        ) from None
+        raise ApiError(400, "learner", MESSAGES[ErrorCode.LEARNER]) from None
     if learner is None and required:
         raise ApiError(400, "learner", "Identifiant d'apprenant manquant : recharge la page.")
     return learner
@@ -151,9 +153,7 @@ async def save_code(request: Request) -> Response:
     learner = _learner(request, required=True)
     assert learner is not None
     runtime = _runtime(request)
-    body = await request.body()
-    if len(body) > runtime.settings.max_code_bytes * 2 + 1024:
-        raise ApiError(413, "too_large", "Ton programme est trop long.")
+    body = await _capped_body(request, runtime.settings.max_code_bytes * 2 + BODY_OVERHEAD_BYTES)
     try:
         document = json.loads(body)
         code = document["code"]
@@ -165,9 +165,22 @@ async def save_code(request: Request) -> Response:
             400, "invalid_body", 'Corps de requête invalide : {"code": "…"} attendu.'
         ) from None
     if size > runtime.settings.max_code_bytes:
-        raise ApiError(413, "too_large", "Ton programme est trop long.")
+        raise ApiError(413, "too_large", TOO_LARGE)
     await runtime.store.save_code(learner, exercise.id, code)
     return Response(status_code=204, headers=NO_STORE)
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) from its Content-Length or as soon as more than ``limit`` arrives."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "too_large", TOO_LARGE)
+    return bytes(body)
 
 
 async def progress(request: Request) -> Response:

@@ -33,9 +33,7 @@ logger = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-UNAVAILABLE = "unavailable"
 MAX_PENDING_STDIN = 64 * 1024
-PASSED = "passed"
 
 
 class JobState(StrEnum):
@@ -55,9 +53,13 @@ class Job:
         self.exercise = exercise
         self.code = code
         self.mode = mode
+        self.limits = limits_for(exercise, runtime.settings)
         self.state = JobState.QUEUED
         self._send = send
         self._session: Session | None = None
+        self._saved = False  # the attempt and its code are in the store
+        self._results: list[checking.TestResult] = []
+        self._finished_sent = False
         self._stop_requested = False
         self._waiting = anyio.CancelScope()
         self._live = False  # the interactive program has started: stdin goes straight to it
@@ -67,10 +69,6 @@ class Job:
     def interactive(self) -> bool:
         return self.mode is Mode.RUN
 
-    @property
-    def session(self) -> Session | None:
-        return self._session
-
     async def run(self) -> None:
         self.runtime.jobs.add(self)
         try:
@@ -78,10 +76,10 @@ class Job:
                 with self._waiting:
                     await stack.enter_async_context(self.runtime.capacity.slot(self._on_position))
                 if self._waiting.cancelled_caught:
-                    await self._send(self._stopped_while_queued())
+                    await self._finish(self._stopped_while_queued())
                     return
                 self.state = JobState.RUNNING
-                await self._record_attempt()
+                self._saved = await self._record_attempt()
                 await (self._check() if self.mode is Mode.CHECK else self._interactive_run())
         except QueueFull:
             self.runtime.metrics.reject(ErrorCode.OVERLOADED)
@@ -89,6 +87,8 @@ class Job:
         except Exception:
             logger.exception("submission failed (%s, %s)", self.exercise.id, self.mode)
             await self._send(protocol.error(ErrorCode.INTERNAL))
+            if not self._finished_sent:  # an accepted run always ends with one `finished`
+                await self._finish(self._after_fault())
         finally:
             self.state = JobState.DONE
             self.runtime.jobs.discard(self)
@@ -129,8 +129,7 @@ class Job:
         await self._send(protocol.queued(position))
 
     async def _interactive_run(self) -> None:
-        limits = limits_for(self.exercise, self.runtime.settings)
-        submission = Submission(self.exercise.language, self.code, (Run(stdin=None),), limits)
+        submission = Submission(self.exercise.language, self.code, (Run(stdin=None),), self.limits)
         finished: Finished | None = None
         last: RunFinished | None = None
         async with self.runtime.sandbox.session(submission) as session:
@@ -147,57 +146,53 @@ class Job:
             self._session = None
         assert finished is not None
         self._observe(finished, str(finished.outcome))
-        await self._send(self._run_finished(finished, last, limits.time_s))
+        await self._finish(self._run_payload(finished, last))
 
     async def _check(self) -> None:
-        submission = checking.submission_for(self.exercise, self.code, self.runtime.settings)
-        limits = submission.limits
-        results: list[checking.TestResult] = []
+        settings = self.runtime.settings
+        submission = checking.submission_for(self.exercise, self.code, settings, limits=self.limits)
         finished: Finished | None = None
         async with self.runtime.sandbox.session(submission) as session:
             await self._open(session, total=len(submission.runs))
             async for event in session:
                 if isinstance(event, RunFinished):
-                    result = checking.grade(self.exercise, event, code=self.code, limits=limits)
-                    results.append(result)
+                    result = checking.grade(
+                        self.exercise, event, code=self.code, limits=self.limits
+                    )
+                    self._results.append(result)
                     await self._send({**result.public(), "type": "test"})
                 elif isinstance(event, Finished):
                     finished = event
             self._session = None
         assert finished is not None
-        await self._check_finished(finished, results)
-
-    async def _open(self, session: Session, total: int) -> None:
-        self._session = session
-        if self._stop_requested:
-            await _quietly(session.stop)
-        await self._send(protocol.started(self.mode, self.exercise.id, total))
-
-    async def _check_finished(self, finished: Finished, results: list[checking.TestResult]) -> None:
-        summary = checking.summarize(self.exercise, results, finished)
-        payload: dict[str, Any] = {"explanation": None, **summary.public()}
-        payload.update(type="finished", mode=str(Mode.CHECK))
-        if finished.outcome is Outcome.UNAVAILABLE:
-            logger.error("sandbox unavailable: %s", finished.detail)
-            limits = limits_for(self.exercise, self.runtime.settings)
-            message = feedback.outcome_message(Outcome.UNAVAILABLE, limits, limits.time_s)
-            payload.update(status=UNAVAILABLE, message=message)
-        self._observe(finished, str(payload["status"]))
-        await self._send(payload)  # the verdict first; the progress write follows it
-        progress = await self._record_result(payload["status"] == PASSED)
+        summary = self._summary(finished)
+        self._observe(finished, str(summary.status))
+        await self._finish(self._check_payload(summary))  # the verdict first, then the progress
+        progress = await self._record_result(summary.status is checking.CheckStatus.PASSED)
         if progress is not None:
             await self._send(
                 protocol.progress(self.exercise.id, progress.solved, progress.attempts)
             )
 
-    def _run_finished(
-        self, finished: Finished, last: RunFinished | None, time_s: float
-    ) -> dict[str, Any]:
+    async def _open(self, session: Session, total: int) -> None:
+        self._session = session
+        if self._stop_requested:
+            await _quietly(session.stop)
+        await self._send(protocol.started(self.mode, self.exercise.id, total, self._saved))
+
+    async def _finish(self, payload: dict[str, Any]) -> None:
+        self._finished_sent = True
+        await self._send(payload)
+
+    def _summary(self, finished: Finished) -> checking.CheckSummary:
+        return checking.summarize(self.exercise, self._results, finished, limits=self.limits)
+
+    def _check_payload(self, summary: checking.CheckSummary) -> dict[str, Any]:
+        return {"explanation": None, **summary.public(), "mode": str(Mode.CHECK)}
+
+    def _run_payload(self, finished: Finished, last: RunFinished | None) -> dict[str, Any]:
         outcome = finished.outcome
-        if outcome is Outcome.UNAVAILABLE:
-            logger.error("sandbox unavailable: %s", finished.detail)
-        limits = limits_for(self.exercise, self.runtime.settings)
-        message = feedback.outcome_message(outcome, limits, time_s)
+        message = feedback.outcome_message(outcome, self.limits, self.limits.time_s)
         explanation = None
         if last is not None and last.stderr and outcome is not Outcome.STOPPED:
             found = feedback.explain(self.exercise.language, last.stderr, self.code)
@@ -214,6 +209,13 @@ class Job:
             "explanation": explanation,
         }
 
+    def _after_fault(self) -> dict[str, Any]:
+        """The ``finished`` that ends a submission an internal fault broke: "unavailable"."""
+        fault = Finished(Outcome.UNAVAILABLE, None, 0.0, len(self._results))
+        if self.mode is Mode.CHECK:
+            return self._check_payload(self._summary(fault))
+        return self._run_payload(fault, None)
+
     def _stopped_while_queued(self) -> dict[str, Any]:
         return {
             "type": "finished",
@@ -228,18 +230,25 @@ class Job:
         }
 
     def _observe(self, finished: Finished, status: str) -> None:
+        if finished.outcome is Outcome.UNAVAILABLE:
+            logger.error("sandbox unavailable: %s", finished.detail)
         language = str(self.exercise.language)
         self.runtime.metrics.observe_run(
             language, str(self.mode), status, finished.duration_ms / 1000
         )
 
-    async def _record_attempt(self) -> None:
-        """Counted when the sandbox is ours; shielded so a disconnect cannot lose it."""
+    async def _record_attempt(self) -> bool:
+        """Counted when the sandbox is ours; shielded so a disconnect cannot lose it.
+
+        Returns whether the code is saved: the page keeps its draft unsynced otherwise.
+        """
         with anyio.CancelScope(shield=True):
             try:
                 await self.runtime.store.record_attempt(self.learner, self.exercise.id, self.code)
             except StoreError:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
+                return False
+        return True
 
     async def _record_result(self, solved: bool) -> ExerciseProgress | None:
         store, exercise_id = self.runtime.store, self.exercise.id

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
 
 from runner.settings import Settings
 from runner.web.runtime import Runtime
@@ -20,6 +23,10 @@ _BASE_CSP = (
     "img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors "
 )
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+# esbuild's [name]-[hash] names (and their .map files); web/public files keep their own names.
+_HASHED_NAME = re.compile(r"-[A-Z0-9]{8}\.[\w.]+$")
 
 
 def content_security_policy(embed: bool, embed_origins: tuple[str, ...]) -> str:
@@ -31,11 +38,23 @@ def page_headers(embed: bool, settings: Settings) -> dict[str, str]:
     headers = {
         "content-security-policy": content_security_policy(embed, settings.embed_origins),
         "referrer-policy": "same-origin",
-        "cache-control": "no-cache",
+        "cache-control": REVALIDATE,
     }
     if not embed:
         headers["x-frame-options"] = "DENY"
     return headers
+
+
+class Assets(StaticFiles):
+    """web/dist/assets: a content-hashed file never changes, so browsers may keep it for good."""
+
+    def file_response(
+        self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        hashed = _HASHED_NAME.search(os.path.basename(full_path))
+        response.headers["cache-control"] = IMMUTABLE if hashed else REVALIDATE
+        return response
 
 
 def _page(request: Request, name: str, embed: bool) -> Response:
@@ -60,7 +79,7 @@ async def embed_page(request: Request) -> Response:
 
 
 def routes(settings: Settings) -> list[Route | Mount]:
-    assets = StaticFiles(directory=Path(settings.web_dir) / "assets", check_dir=False)
+    assets = Assets(directory=Path(settings.web_dir) / "assets", check_dir=False)
     return [
         Route("/", index),
         Route("/exercise/{exercise_id}", exercise_page),

@@ -160,8 +160,15 @@ def queued(position: int) -> dict[str, Any]:
     return {"type": "queued", "position": position}
 
 
-def started(mode: Mode, exercise: str, total: int) -> dict[str, Any]:
-    return {"type": "started", "mode": str(mode), "exercise": exercise, "total": total}
+def started(mode: Mode, exercise: str, total: int, saved: bool) -> dict[str, Any]:
+    """``saved``: the submitted code is stored (a reload restores it)."""
+    return {
+        "type": "started",
+        "mode": str(mode),
+        "exercise": exercise,
+        "total": total,
+        "saved": saved,
+    }
 
 
 def output(stream: str, data: str) -> dict[str, Any]:

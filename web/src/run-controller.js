@@ -74,10 +74,11 @@ export class RunController {
     this._status(t("run.queued", { position }));
   }
 
-  _on_started({ mode }) {
+  _on_started({ mode, saved }) {
     this.mode = mode || this.mode;
     this._setState(RunState.RUNNING);
-    this.drafts.synced(this.sentCode);
+    // Only a stored copy may replace the local draft: if the write failed, the draft stays unsynced.
+    if (saved === true) this.drafts.synced(this.sentCode);
     this._status(this.mode === "check" ? t("run.checking") : t("run.running"));
     this.consoleView.setAcceptingInput(this.mode === "run");
     if (this.mode === "check") this.consoleView.note(t("console.checkNote"));
@@ -120,7 +121,7 @@ export class RunController {
 
   _on_error({ code, message }) {
     if (code === "not_running" || code === "not_interactive") return;
-    // A rejected run gets no `finished`; neither does a submission ended by a server fault.
+    // A rejected run gets no `finished`. A server fault is followed by one, but the run is over now.
     if (this.state === RunState.SENDING || this.state === RunState.QUEUED || code === "internal") {
       this._setState(RunState.IDLE);
       this.consoleView.setAcceptingInput(false);
