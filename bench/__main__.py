@@ -25,6 +25,7 @@ HELLO = ("bench-bonjour", "print('Bonjour')")
 HELLO_JS = ("bench-bonjour-js", "console.log('Bonjour')")
 FIVE = ("bench-cinq-tests", "print(2 * int(input()))")
 LEVELS = (1, 10, 50)
+THINK_S = 0.5
 
 
 def containers_destroyed_during(server: Server, exercise: str, code: str) -> int:
@@ -84,8 +85,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             levels = LEVELS if mode == "check" and "JS" not in name else (1,)
             for clients in levels:
                 print(f"runner: {name} × {clients} clients …", flush=True)
+                # One learner reads the result before pressing again: THINK_S between
+                # submissions, time in which the warm pool refills. Crowds press back to back.
+                think = THINK_S if clients == 1 else 0.0
                 summary = asyncio.run(
-                    load(server, exercise, code, mode, clients, rounds_for(clients, args.quick))
+                    load(
+                        server,
+                        exercise,
+                        code,
+                        mode,
+                        clients,
+                        rounds_for(clients, args.quick),
+                        think,
+                    )
                 )
                 results["runner"].setdefault(name, {})[str(clients)] = summary.as_dict()
                 time.sleep(2)  # let the pool refill between levels

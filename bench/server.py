@@ -125,10 +125,12 @@ async def _client(
     rounds: int,
     latencies: list[float],
     errors: list[int],
+    think_s: float,
 ) -> None:
     async with connect(server.ws_url, open_timeout=30, max_size=2**22) as ws:
         json.loads(await ws.recv())  # welcome
         for _ in range(rounds):
+            await asyncio.sleep(think_s)
             elapsed, ok = await _submit(ws, exercise, code, mode)
             if ok:
                 latencies.append(elapsed)
@@ -137,14 +139,25 @@ async def _client(
 
 
 async def load(
-    server: Server, exercise: str, code: str, mode: str, clients: int, rounds: int
+    server: Server,
+    exercise: str,
+    code: str,
+    mode: str,
+    clients: int,
+    rounds: int,
+    think_s: float = 0.0,
 ) -> Summary:
-    """``clients`` connections at once, each submitting ``rounds`` times back to back."""
+    """``clients`` connections at once, each submitting ``rounds`` times, ``think_s`` apart.
+
+    The rate counts only the time spent waiting for the server, not the think time."""
     latencies: list[float] = []
     errors: list[int] = []
-    start = time.perf_counter()
+    start = time.perf_counter() + think_s * rounds
     await asyncio.gather(
-        *(_client(server, exercise, code, mode, rounds, latencies, errors) for _ in range(clients))
+        *(
+            _client(server, exercise, code, mode, rounds, latencies, errors, think_s)
+            for _ in range(clients)
+        )
     )
     return summarize(latencies, len(errors), time.perf_counter() - start)
 

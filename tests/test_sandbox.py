@@ -453,3 +453,80 @@ async def test_forged_harness_messages_are_refused_by_the_host(settings: Setting
     (result,) = results(events)
     assert result.outcome is Outcome.ERROR
     assert result.stdout == ""
+
+
+async def test_python_program_runs_as_under_python3_main_py(sandbox: Sandbox) -> None:
+    """Forked from the zygote or not, a program sees what `python3 main.py` gives it."""
+    code = (
+        "import sys, os, threading, time\n"
+        "print(__name__, sys.argv, os.getcwd(), sys.stdout.encoding)\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('fil fini'))).start()\n"
+        "print(input())\n"
+        "exit(3)\n"
+    )
+    result = await run_one(sandbox, PY, code, stdin="une ligne\n")
+    assert result.stdout == "__main__ ['/tmp/main.py'] /tmp utf-8\nune ligne\nfil fini\n"
+    assert (result.outcome, result.exit_code) == (Outcome.ERROR, 3)
+
+
+async def test_python_traceback_shows_only_the_learner_file(sandbox: Sandbox) -> None:
+    code = "def f(n):\n    return 10 // n\n\nprint(f(int(input())))\n"
+    result = await run_one(sandbox, PY, code, stdin="0\n")
+    assert result.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "/tmp/main.py", line 4, in <module>',
+        "    print(f(int(input())))",
+        "          ^^^^^^^^^^^^^^^",
+        '  File "/tmp/main.py", line 2, in f',
+        "    return 10 // n",
+        "           ~~~^^~~",
+        "ZeroDivisionError: integer division or modulo by zero",
+    ]
+
+
+SECRET = "7f3a9c0e5b1d"
+SCAN_MEMORY = """
+import re
+marker = ("S3CR" + "3T-").encode()
+found = set()
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb") as mem:
+    for line in maps:
+        span, perms = line.split()[:2]
+        if not perms.startswith("r"):
+            continue
+        start, end = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(start)
+            chunk = mem.read(end - start)
+        except (OSError, OverflowError, ValueError):
+            continue
+        found.update(m.group(1) for m in re.finditer(re.escape(marker) + rb"([0-9a-f]{12})", chunk))
+print(sorted(x.decode() for x in found))
+"""
+
+
+async def test_a_run_cannot_find_an_earlier_run_s_input_in_its_memory(sandbox: Sandbox) -> None:
+    """A hidden test's stdin never reaches the process that later runs are forked from."""
+    code = "import sys\nif sys.stdin.read(1) == 'S':\n    sys.stdin.read()\nelse:\n" + "\n".join(
+        "    " + line for line in SCAN_MEMORY.strip().splitlines()
+    )
+    runs = (Run(stdin=f"S3CR3T-{SECRET}\n"), Run(stdin="x"))
+    events = await collect(sandbox, Submission(PY, code, runs, QUICK))
+    first, second = results(events)
+    assert first.outcome is Outcome.OK and second.outcome is Outcome.OK, second.stderr
+    assert SECRET not in second.stdout
+    assert second.stdout.startswith("[")
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, "import sys\nprint(len(sys.stdin.read()))"),
+        (JS, "console.log(require('fs').readFileSync(0, 'utf8').length)"),
+    ],
+)
+async def test_a_run_s_given_input_ends_with_end_of_file(
+    sandbox: Sandbox, language: Language, code: str
+) -> None:
+    result = await run_one(sandbox, language, code, stdin="abc\ndef\n")
+    assert (result.outcome, result.stdout) == (Outcome.OK, "8\n")

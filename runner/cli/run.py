@@ -14,9 +14,11 @@ from runner.sandbox import (
     Finished,
     Language,
     Limits,
+    Outcome,
     Output,
     Run,
     RunFinished,
+    RunStarted,
     Sandbox,
     Session,
     Submission,
@@ -60,19 +62,22 @@ async def _run(settings: Settings, submission: Submission) -> int:
     # Its own instance label: the reaper at start-up must not touch a running server's containers.
     sandbox = Sandbox(settings.replace(pool_size=0, instance=f"cli-{os.getpid()}"))
     await sandbox.start()
+    started = anyio.Event()
     try:
         async with sandbox.session(submission) as session, anyio.create_task_group() as tg:
-            tg.start_soon(_forward_stdin, session)
-            final = await _print_events(session)
+            tg.start_soon(_forward_stdin, session, started)
+            final = await _print_events(session, started)
             tg.cancel_scope.cancel()
     finally:
         await sandbox.close()
-    return 0 if final.outcome.value == "ok" else 1
+    return 0 if final.outcome is Outcome.OK else 1
 
 
-async def _print_events(session: Session) -> Finished:
+async def _print_events(session: Session, started: anyio.Event) -> Finished:
     async for event in session:
-        if isinstance(event, Output):
+        if isinstance(event, RunStarted):
+            started.set()
+        elif isinstance(event, Output):
             stream = sys.stdout if event.stream == "stdout" else sys.stderr
             stream.write(event.data)
             stream.flush()
@@ -89,8 +94,9 @@ async def _print_events(session: Session) -> Finished:
     raise RuntimeError("session ended without Finished")
 
 
-async def _forward_stdin(session: Session) -> None:
-    """Copy the terminal's lines to the program while it runs; EOF (Ctrl+D) closes its stdin."""
+async def _forward_stdin(session: Session, started: anyio.Event) -> None:
+    """Copy the terminal's lines to the program once it runs; EOF (Ctrl+D) closes its stdin."""
+    await started.wait()
     while True:
         data = await anyio.to_thread.run_sync(_read_line, abandon_on_cancel=True)
         if not data:

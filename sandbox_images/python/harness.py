@@ -4,7 +4,8 @@ Reads JSON-line commands on stdin, runs each program as a child process with its
 stdin, time limit and output limit, and reports JSON-line events on stdout:
 
   in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3","-I",...],
-        "stdin":"..."|null,"timeout":10,"output_bytes":65536}
+        "stdin":"..."|null,"timeout":10,"output_bytes":65536,"fork":true}
+       ("fork": run the program in a process forked from the zygote instead of exec'ing argv)
        {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
        {"ev":"out","index":0,"stream":"stdout","data":"..."}
@@ -67,16 +68,31 @@ def set_nonblocking(fd):
 
 
 def kill_everything():
-    """As PID 1, kill(-1) reaches every other process in the container, whatever its group."""
-    if os.getpid() == 1:  # anywhere else kill(-1) would reach the host's processes
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
+    """Kill every process in the container but this one (PID 1) and the zygote, whatever its group."""
+    if os.getpid() != 1:  # anywhere else this would reach the host's processes
+        return
+    spared = {1, ZYGOTE.pid if ZYGOTE is not None else 0}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in spared:
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
     reap()
 
 
 REAPED = {}  # pid -> wait status, for children reaped before their run looked
+ZYGOTE = None  # the fork server of runs that ask for "fork" (see zygote.py)
+
+
+def start_zygote():
+    """Fork the zygote now, before any command: it must never hold a test's data."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from zygote import Zygote
+    finally:
+        del sys.path[0]
+    return Zygote(WORKDIR, CHILD_ENV, SHIELDED_SIGNALS)
 
 
 def reap():
@@ -137,7 +153,11 @@ class Child:
         self.oom_before = oom_kills()
         self.started = time.monotonic()
         self.deadline = self.started + float(cmd["timeout"])
-        self.pid = os.fork()
+        self.forked = False
+        if cmd.get("fork") and ZYGOTE is not None and ZYGOTE.alive:
+            pid = ZYGOTE.spawn([fds[0][0], fds[1][1], fds[2][1]])
+            self.forked = pid is not None
+        self.pid = pid if self.forked else os.fork()
         if self.pid == 0:  # child
             try:
                 os.setsid()
@@ -162,9 +182,9 @@ class Child:
         self.pending = b""
         self.close_stdin_when_flushed = False
         self.status = None
-        if cmd.get("stdin") is not None:
-            self.feed(cmd["stdin"].encode())
+        if cmd.get("stdin") is not None:  # the whole input, then end of file
             self.close_stdin_when_flushed = True
+            self.feed(cmd["stdin"].encode())
 
     def feed(self, data):
         if self.stdin is None:
@@ -225,7 +245,9 @@ class Child:
         kill_everything_but(self)
 
     def poll_exit(self):
-        if self.status is None:
+        if self.status is None and self.forked:
+            self.status = ZYGOTE.poll_status()
+        elif self.status is None:
             if self.pid in REAPED:
                 self.status = REAPED.pop(self.pid)
                 return True
@@ -289,6 +311,8 @@ def serve():
         timeout = None
         if child is not None:
             readers += list(child.streams)
+            if child.forked:
+                readers.append(ZYGOTE.fileno())
             if child.pending and child.stdin is not None:
                 writers.append(child.stdin)
             timeout = max(0.0, child.deadline - time.monotonic())
@@ -347,6 +371,8 @@ def main():
     # PID 1 receives only the signals it handles: ignore them all, so learner code cannot end us.
     for sig in SHIELDED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    global ZYGOTE
+    ZYGOTE = start_zygote()
     try:
         serve()
     except Exception as exc:  # report, never hang the host
