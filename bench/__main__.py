@@ -111,7 +111,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--pool", type=int, default=4, help="DECODE_POOL_SIZE for the server")
     parser.add_argument(
-        "--concurrent", type=int, default=6, help="DECODE_MAX_CONCURRENT for the server"
+        "--concurrent", type=int, default=8, help="DECODE_MAX_CONCURRENT for the server"
     )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     parser.add_argument(
