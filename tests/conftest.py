@@ -58,3 +58,24 @@ def docker_client() -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+# In CI, `make test` installs every component the suite needs, so a test skipped for a missing
+# component (Chromium, PostgreSQL, gVisor, Node) means the set-up is broken: fail the run.
+_MISSING_COMPONENT_WORDS = ("not installed", "not registered", "are needed")
+_skipped_for_missing: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if any(word in reason for word in _MISSING_COMPONENT_WORDS):
+            _skipped_for_missing.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI") and _skipped_for_missing and exitstatus == 0:
+        print(
+            "\nCI: tests skipped because a component is missing:", *_skipped_for_missing, sep="\n  "
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -17,7 +17,6 @@ import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
 from runner.sandbox.attach import Attachment, HarnessProtocolError
-from runner.sandbox.images import image_name
 from runner.sandbox.models import Language, Limits
 from runner.settings import Settings
 
@@ -29,6 +28,10 @@ SANDBOX_UID = "1000:1000"
 READY_TIMEOUT_S = 10.0
 RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
 T = TypeVar("T")
+
+
+def image_name(settings: Settings, language: Language) -> str:
+    return f"{settings.image_prefix}-{language.value}:latest"
 
 
 class SandboxUnavailable(RuntimeError):

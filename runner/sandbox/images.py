@@ -20,6 +20,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from runner.sandbox.docker_api import image_name
 from runner.sandbox.models import Language
 from runner.settings import Settings
 
@@ -32,10 +33,6 @@ BASE_RECIPE = "debootstrap --variant=minbase v1"  # change to force a new base
 
 class ImageBuildError(RuntimeError):
     pass
-
-
-def image_name(settings: Settings, language: Language) -> str:
-    return f"{settings.image_prefix}-{language.value}:latest"
 
 
 def base_name(settings: Settings) -> str:
@@ -164,17 +161,11 @@ def build_all(settings: Settings, force: bool = False) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"build", "check"}:
-        print("usage: python -m runner.sandbox.images build [--force] | check", file=sys.stderr)
+    if argv[:1] != ["build"]:
+        print("usage: python -m runner.sandbox.images build [--force]", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
-    if argv[0] == "check":
-        client = docker.from_env()
-        stale = [n for n, h in expected_hashes(settings).items() if current_hash(client, n) != h]
-        print("\n".join(f"out of date: {n}" for n in stale) or "images up to date")
-        return 1 if stale else 0
     try:
-        build_all(settings, force="--force" in argv)
+        build_all(Settings.from_env(), force="--force" in argv)
     except (ImageBuildError, subprocess.CalledProcessError) as exc:
         print(f"image build failed: {exc}", file=sys.stderr)
         return 1
