@@ -192,6 +192,35 @@ def test_browser_check_passes_and_marks_progress(page: Page, live_server: LiveSe
     _shot(page, "index-after-success")
 
 
+JS_SOLUTION = (
+    "const lignes = require('fs').readFileSync(0, 'utf8').split('\\n');\n"
+    'console.log("Bonjour, " + lignes[0] + " !");\n'
+)
+
+
+def test_browser_first_javascript_exercise_runs_and_passes(
+    page: Page, live_server: LiveServer
+) -> None:
+    """The first JavaScript exercise, as a newcomer would do it: run with typed input, then check."""
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-js")
+    expect(page.locator("h1")).to_have_text("Bonjour en JavaScript")
+    _replace_code(page, JS_SOLUTION)
+    page.get_by_role("button", name="Exécuter").click()
+    field = page.get_by_label("Répondre à ton programme")
+    expect(field).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    field.type("Léa")
+    field.press("Enter")
+    page.get_by_role("button", name="Fin de saisie").click()  # the program reads to end of input
+    console = page.locator("#console")
+    expect(console.locator(".console-stdout")).to_have_text(
+        "Bonjour, Léa !\n", timeout=RUN_TIMEOUT_MS
+    )
+    page.get_by_role("button", name="Vérifier").click()
+    expect(page.locator("#result")).to_contain_text("Exercice réussi", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#ex-status [data-status]")).to_have_attribute("data-status", "solved")
+    _shot(page, "javascript-first-exercise")
+
+
 def test_browser_wrong_solution_shows_the_difference(page: Page, live_server: LiveServer) -> None:
     _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
     _replace_code(page, 'prenom = input()\nprint("Bonjour " + prenom + "!")\n')
