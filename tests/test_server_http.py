@@ -253,6 +253,9 @@ def test_http_healthz_and_metrics(server: LiveServer) -> None:
     assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
     for family in ("decode_runs_total", "decode_queue_length", "decode_sandboxes_busy"):
         assert f"# TYPE {family} " in text.decode()
+    # The test server runs without a warm pool: both languages report zero waiting containers.
+    assert 'decode_pool_ready{language="python"} 0' in text.decode()
+    assert 'decode_pool_ready{language="javascript"} 0' in text.decode()
 
 
 def test_http_no_response_carries_a_solution_or_hidden_data(

@@ -135,13 +135,15 @@ def test_metrics_exposition_format() -> None:
     metrics.observe_run("python", "run", "ok", 0.3)
     metrics.observe_run("python", "run", "timeout", 12.0)
     metrics.reject("busy")
-    text = metrics.render(Gauges(queue_length=2, sandboxes_busy=1, connections=3))
+    pool = {"python": 2, "javascript": 0}
+    text = metrics.render(Gauges(queue_length=2, sandboxes_busy=1, connections=3, pool_ready=pool))
     assert 'decode_runs_total{language="python",mode="run",status="ok"} 1' in text
     assert 'decode_rejections_total{code="busy"} 1' in text
     assert 'decode_run_duration_seconds_bucket{language="python",mode="run",le="0.5"} 1' in text
     assert 'decode_run_duration_seconds_bucket{language="python",mode="run",le="+Inf"} 2' in text
     assert 'decode_run_duration_seconds_count{language="python",mode="run"} 2' in text
     assert "decode_queue_length 2\n" in text and "decode_sandboxes_busy 1\n" in text
+    assert 'decode_pool_ready{language="python"} 2\n' in text
     assert "# TYPE decode_run_duration_seconds histogram" in text
     assert text.endswith("\n")
 

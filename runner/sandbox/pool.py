@@ -58,6 +58,10 @@ class WarmPool:
         self._discarding.add(task)
         task.add_done_callback(self._discarding.discard)
 
+    def ready(self) -> dict[str, int]:
+        """How many containers wait, by language (for metrics)."""
+        return {language.value: len(ready) for language, ready in self._ready.items()}
+
     def owns(self, container_id: str) -> bool:
         return any(c.id == container_id for ready in self._ready.values() for c in ready)
 

@@ -31,6 +31,7 @@ class Gauges:
     queue_length: int
     sandboxes_busy: int
     connections: int
+    pool_ready: dict[str, int]
 
 
 class Metrics:
@@ -65,6 +66,9 @@ class Metrics:
         ):
             lines += _header(name, "gauge", text)
             lines.append(f"{name} {value}")
+        lines += _header("decode_pool_ready", "gauge", "Warm containers waiting, by language.")
+        for language, ready in sorted(gauges.pool_ready.items()):
+            lines.append(f"decode_pool_ready{_labels(language=language)} {ready}")
         return "\n".join(lines) + "\n"
 
     def _render_durations(self) -> list[str]:

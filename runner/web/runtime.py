@@ -119,5 +119,6 @@ class Runtime:
             queue_length=self.capacity.queued,
             sandboxes_busy=self.sandbox.busy,
             connections=self.connections,
+            pool_ready=self.sandbox.pool.ready(),
         )
         return self.metrics.render(gauges)
