@@ -47,6 +47,9 @@ FILE_FAULTS: dict[str, list[str]] = {
     "id-file-mismatch": [
         "/id: id 'autre-nom' does not match the file name 'id-file-mismatch.json'"
     ],
+    "visible-after-hidden": [
+        "/tests/2/hidden: a visible test cannot follow a hidden one: put the hidden tests last"
+    ],
     "hidden-name-reveals-input": [
         "/tests/1/name: a hidden test's name is shown to learners: it must not reveal its input '-12'"
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -530,3 +531,73 @@ async def test_a_run_s_given_input_ends_with_end_of_file(
 ) -> None:
     result = await run_one(sandbox, language, code, stdin="abc\ndef\n")
     assert (result.outcome, result.stdout) == (Outcome.OK, "8\n")
+
+
+LEAVE_STATE = {
+    PY: (
+        "import os\n"
+        "open('/dev/shm/reste', 'w').write('de la course 1')\n"
+        "os.makedirs('/tmp/coffre')\nopen('/tmp/coffre/secret', 'w').write('x')\nos.chmod('/tmp/coffre', 0)\n"
+    ),
+    JS: (
+        "const fs = require('fs');\n"
+        "fs.writeFileSync('/dev/shm/reste', 'de la course 1');\n"
+        "fs.mkdirSync('/tmp/coffre'); fs.writeFileSync('/tmp/coffre/secret', 'x'); fs.chmodSync('/tmp/coffre', 0);\n"
+    ),
+}
+LOOK_FOR_STATE = {
+    PY: "import os\nprint(os.path.exists('/dev/shm/reste'), os.path.exists('/tmp/coffre'))",
+    JS: "const fs = require('fs');\nconsole.log(fs.existsSync('/dev/shm/reste'), fs.existsSync('/tmp/coffre'));",
+}
+
+
+@pytest.mark.parametrize("language", [PY, JS])
+async def test_a_run_leaves_nothing_for_the_next_run(sandbox: Sandbox, language: Language) -> None:
+    """Files in /tmp and /dev/shm, even in a directory locked with mode 000, are gone."""
+    runs = (Run(stdin="1"), Run(stdin="2"))
+    dispatch = {
+        PY: "import sys\nif sys.stdin.read() == '1':\n    exec(FIRST)\nelse:\n    exec(SECOND)",
+        JS: "if (require('fs').readFileSync(0, 'utf8') === '1') { eval(FIRST) } else { eval(SECOND) }",
+    }[language]
+    code = (
+        f"FIRST = {LEAVE_STATE[language]!r}\nSECOND = {LOOK_FOR_STATE[language]!r}\n"
+        if language is PY
+        else f"const FIRST = {json.dumps(LEAVE_STATE[language])};\nconst SECOND = {json.dumps(LOOK_FOR_STATE[language])};\n"
+    ) + dispatch
+    events = await collect(sandbox, Submission(language, code, runs, QUICK))
+    first, second = results(events)
+    assert first.outcome is Outcome.OK, first.stderr
+    assert (second.outcome, second.stdout.lower()) == (Outcome.OK, "false false\n")
+
+
+async def test_orphans_of_one_run_do_not_fill_the_next_run_s_process_table(
+    sandbox: Sandbox,
+) -> None:
+    code = "import subprocess\nfor _ in range(40):\n    subprocess.Popen(['sleep', '60'])\nprint('lancés')"
+    runs = tuple(Run(stdin="") for _ in range(3))
+    events = await collect(sandbox, Submission(PY, code, runs, QUICK))
+    assert [(r.outcome, r.stdout) for r in results(events)] == [(Outcome.OK, "lancés\n")] * 3
+
+
+async def test_a_program_stopping_its_parent_does_not_hang_the_run(sandbox: Sandbox) -> None:
+    if sandbox.settings.sandbox_runtime == "runsc":
+        pytest.skip(
+            "gVisor lets a program stop its sandbox's PID 1, like SIGKILL (README: known limits)"
+        )
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('fini')"
+    events = await collect(sandbox, Submission(PY, code, (Run(stdin=""), Run(stdin="")), QUICK))
+    for result in results(events):
+        assert (result.outcome, result.stdout) == (Outcome.OK, "fini\n")
+        assert result.duration_ms < 2000
+
+
+async def test_python_recursion_limit_is_the_usual_one(sandbox: Sandbox) -> None:
+    code = "import sys\ndef f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\nprint(f(990), sys.getrecursionlimit() >= 1000)"
+    result = await run_one(sandbox, PY, code)
+    assert (result.outcome, result.stdout) == (Outcome.OK, "990 True\n")
+
+
+async def test_javascript_heap_exhaustion_reports_memory(sandbox: Sandbox) -> None:
+    code = "const a = [];\nwhile (true) a.push({ n: a.length, s: 'x'.repeat(64) + a.length });"
+    result = await run_one(sandbox, JS, code, limits=Limits(time_s=20, memory_mib=128))
+    assert result.outcome is Outcome.MEMORY

@@ -50,8 +50,15 @@ def _semantic_errors(document: dict[str, Any], path: Path, shown: str) -> list[S
     if document["id"] != path.stem:
         reason = f"id {document['id']!r} does not match the file name {path.name!r}"
         errors.append(SpecError(shown, "/id", reason))
+    seen_hidden = False
     for index, test in enumerate(document["tests"]):
         errors.extend(_test_errors(test, f"/tests/{index}", shown))
+        if seen_hidden and not test.get("hidden", False):
+            # Runs share one container: whatever a hidden test's run leaves behind must only
+            # ever be seen by runs whose output stays on the server.
+            reason = "a visible test cannot follow a hidden one: put the hidden tests last"
+            errors.append(SpecError(shown, f"/tests/{index}/hidden", reason))
+        seen_hidden = seen_hidden or test.get("hidden", False)
     return errors
 
 

@@ -105,8 +105,10 @@ class DockerAPI:
         """Create, attach, start; then wait for the harness's ``ready``."""
         client = await self.client()
         args = self._create_args(client, language, limits)
-        created = await self.call(client.api.create_container, **args)
+        with anyio.CancelScope(shield=True):  # a created container must be known, to be removed
+            created = await self.call(client.api.create_container, **args)
         container_id: str = created["Id"]
+        attachment: Attachment | None = None
         try:
             attachment = await Attachment.open(self._settings.docker_socket, container_id)
             await self.call(client.api.start, container_id)
@@ -115,6 +117,8 @@ class DockerAPI:
             if event != {"ev": "ready"}:
                 raise HarnessProtocolError(f"expected ready, got {event!r}")
         except BaseException as exc:
+            if attachment is not None:
+                attachment.close()
             with anyio.CancelScope(shield=True):
                 await self.remove(container_id)
             if isinstance(exc, (OSError, TimeoutError, HarnessProtocolError, EOFError)):

@@ -47,7 +47,12 @@ class WarmPool:
         while ready:
             container = ready.popleft()
             self._wanted[language].set()
-            if await _answers(container):
+            try:
+                alive = await _answers(container)
+            except BaseException:  # cancelled while asking: the container is nobody's now
+                self._discard(container)
+                raise
+            if alive:
                 return container
             self._discard(container)
         return None

@@ -42,9 +42,31 @@ function killEverything() {
   }
 }
 
+// Empty /tmp and /dev/shm, even directories the program made unreadable (mode 000).
 function cleanWorkdir() {
-  for (const name of fs.readdirSync(WORKDIR)) {
-    fs.rmSync(path.join(WORKDIR, name), { recursive: true, force: true });
+  for (const top of [WORKDIR, "/dev/shm"]) {
+    let names = [];
+    try {
+      names = fs.readdirSync(top);
+    } catch (_) {
+      continue;
+    }
+    for (const name of names) removeTree(path.join(top, name));
+  }
+}
+
+function removeTree(target) {
+  try {
+    const stat = fs.lstatSync(target);
+    if (stat.isDirectory()) {
+      fs.chmodSync(target, 0o700);
+      for (const name of fs.readdirSync(target)) removeTree(path.join(target, name));
+      fs.rmdirSync(target);
+    } else {
+      fs.unlinkSync(target);
+    }
+  } catch (_) {
+    // not ours to remove, or already gone
   }
 }
 
@@ -92,6 +114,7 @@ class Child {
         this.stop("output_limit");
       }
       this.used += chunk.length;
+      if (stream === "stderr" && chunk.includes("heap out of memory")) this.heapExhausted = true;
       const data = decoder.write(chunk);
       if (data) emit({ ev: "out", index: this.index, stream, data });
     });
@@ -141,7 +164,7 @@ class Child {
     if (this.oomBefore !== null && oomAfter !== null && oomAfter > this.oomBefore) {
       return ["memory", exitCode];
     }
-    if (signal === "SIGKILL") return ["memory", exitCode];
+    if (signal === "SIGKILL" || this.heapExhausted) return ["memory", exitCode];
     return [exitCode === 0 ? "ok" : "error", exitCode];
   }
 

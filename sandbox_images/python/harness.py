@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import sys
 import time
@@ -29,6 +28,7 @@ import time
 WORKDIR = "/tmp"
 READ_SIZE = 65536
 STDIN_BUFFER_MAX = 1 << 20
+SETTLE_S = 1.0
 CHILD_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": WORKDIR,
@@ -68,17 +68,23 @@ def set_nonblocking(fd):
 
 
 def kill_everything():
-    """Kill every process in the container but this one (PID 1) and the zygote, whatever its group."""
+    """Kill every process in the container but this one (PID 1) and a live zygote, whatever its
+    group, and wait (briefly) until they are gone: zombies would count against the next run."""
     if os.getpid() != 1:  # anywhere else this would reach the host's processes
         return
-    spared = {1, ZYGOTE.pid if ZYGOTE is not None else 0}
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in spared:
+    spared = {1, ZYGOTE.pid if ZYGOTE is not None and ZYGOTE.alive else 0}
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        others = [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in spared]
+        for pid in others:
             try:
-                os.kill(int(name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    reap()
+        reap()
+        if not others or time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
 
 
 REAPED = {}  # pid -> wait status, for children reaped before their run looked
@@ -107,15 +113,27 @@ def reap():
 
 
 def clean_workdir():
-    for name in os.listdir(WORKDIR):
-        path = os.path.join(WORKDIR, name)
+    """Empty /tmp and /dev/shm, even directories the program made unreadable."""
+    for top in (WORKDIR, "/dev/shm"):
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
+            names = os.listdir(top)
         except OSError:
-            pass
+            continue
+        for name in names:
+            remove_tree(os.path.join(top, name))
+
+
+def remove_tree(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)  # a program may lock its own directory (mode 000)
+            for name in os.listdir(path):
+                remove_tree(os.path.join(path, name))
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 class Commands:
@@ -157,6 +175,8 @@ class Child:
         if cmd.get("fork") and ZYGOTE is not None and ZYGOTE.alive:
             pid = ZYGOTE.spawn([fds[0][0], fds[1][1], fds[2][1]])
             self.forked = pid is not None
+            if not self.forked:  # it must not fork this run later, beside the fallback
+                ZYGOTE.kill()
         self.pid = pid if self.forked else os.fork()
         if self.pid == 0:  # child
             try:
@@ -245,9 +265,7 @@ class Child:
         kill_everything_but(self)
 
     def poll_exit(self):
-        if self.status is None and self.forked:
-            self.status = ZYGOTE.poll_status()
-        elif self.status is None:
+        if self.status is None:
             if self.pid in REAPED:
                 self.status = REAPED.pop(self.pid)
                 return True
@@ -311,11 +329,9 @@ def serve():
         timeout = None
         if child is not None:
             readers += list(child.streams)
-            if child.forked:
-                readers.append(ZYGOTE.fileno())
             if child.pending and child.stdin is not None:
                 writers.append(child.stdin)
-            timeout = max(0.0, child.deadline - time.monotonic())
+            timeout = max(0.01, child.deadline - time.monotonic())
         ready_r, ready_w, _ = select.select(readers, writers, [], timeout)
         if wake_r in ready_r:
             try:
@@ -323,6 +339,7 @@ def serve():
                     pass
             except BlockingIOError:
                 pass
+            reap()  # orphans the program left: they must not fill the process table
         if 0 in ready_r:
             for cmd in commands.read():
                 child = handle(cmd, child)
@@ -349,8 +366,14 @@ def handle(cmd, child):
         emit({"ev": "pong"})
     elif op == "run" and child is None:
         clean_workdir()
-        child = Child(cmd)
-        emit({"ev": "start", "index": child.index})
+        emit({"ev": "start", "index": cmd["index"]})
+        try:
+            child = Child(cmd)
+        except OSError as exc:  # e.g. EAGAIN: the process limit is reached
+            kill_everything()
+            emit({"ev": "out", "index": cmd["index"], "stream": "stderr",
+                  "data": "OSError: %s\n" % (exc.strerror or exc)})
+            emit({"ev": "exit", "index": cmd["index"], "outcome": "error", "code": None, "ms": 0.0})
     elif child is None:
         pass
     elif op == "stdin":

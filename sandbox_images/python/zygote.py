@@ -5,9 +5,11 @@ well under one. The zygote is forked from the harness before the harness has rec
 it never receives test data itself: only the three pipe ends of each run (SCM_RIGHTS). Each run's
 process is forked from it, becomes the learner's ``__main__`` and never returns to harness code.
 
-Messages zygote → harness: b"p" + pid when a run's process exists, b"x" + wait status when it ends.
+Message zygote → harness: b"p" + pid once a run's process exists (b"e" if it could not be made).
+The run's process is the harness's child: the harness waits for it and kills it like any other.
 """
 
+import atexit
 import io
 import os
 import runpy
@@ -18,6 +20,8 @@ import sys
 import threading
 
 _MESSAGE = struct.Struct("!ci")
+_PID = struct.Struct("!i")
+_RUNPY_FRAMES = 4  # runpy's own frames between _execute and the program
 SPAWN_TIMEOUT_S = 1.0
 
 
@@ -30,7 +34,6 @@ class Zygote:
             _serve(theirs, workdir, env, shielded_signals)  # never returns
         theirs.close()
         self.alive = True
-        self._buffer = b""
 
     def spawn(self, fds):
         """The pid of a new process running /tmp/main.py on ``fds`` (stdin, stdout, stderr)."""
@@ -43,25 +46,12 @@ class Zygote:
             return None
         return pid if kind == b"p" else None
 
-    def fileno(self):
-        return self.sock.fileno()
-
-    def poll_status(self):
-        """The wait status of the current run's process once the zygote reports it, else None."""
-        self.sock.setblocking(False)
+    def kill(self):
+        self.alive = False
         try:
-            chunk = self.sock.recv(64)
-        except BlockingIOError:
-            return None
-        if not chunk:  # the zygote died (killed by the program it forked): report a kill
-            self.alive = False
-            return signal.SIGKILL
-        self._buffer += chunk
-        if len(self._buffer) < _MESSAGE.size:
-            return None
-        kind, status = _MESSAGE.unpack(self._buffer[: _MESSAGE.size])
-        self._buffer = self._buffer[_MESSAGE.size :]
-        return status if kind == b"x" else None
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _recv_exactly(sock, size):
@@ -75,6 +65,13 @@ def _recv_exactly(sock, size):
 
 
 def _serve(sock, workdir, env, shielded_signals):
+    try:
+        _loop(sock, workdir, env, shielded_signals)
+    finally:
+        os._exit(0)  # never unwind into the harness's code: this process is not the harness
+
+
+def _loop(sock, workdir, env, shielded_signals):
     # Let go of the harness's own streams (the container's attach stream): keep nothing of it.
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -88,15 +85,42 @@ def _serve(sock, workdir, env, shielded_signals):
             os._exit(0)
         if not message or len(fds) != 3:
             os._exit(0)
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _run(fds, workdir, env, shielded_signals)  # never returns
+        worker = _fork_orphan(sock, fds, workdir, env, shielded_signals)
         for fd in fds:
             os.close(fd)
-        sock.sendall(_MESSAGE.pack(b"p", pid))
-        _, status = os.waitpid(pid, 0)
-        sock.sendall(_MESSAGE.pack(b"x", status))
+        if worker is None:
+            sock.sendall(_MESSAGE.pack(b"e", 0))
+        else:
+            sock.sendall(_MESSAGE.pack(b"p", worker))
+
+
+def _fork_orphan(sock, fds, workdir, env, shielded_signals):
+    """Fork twice, so the run's process is orphaned and becomes the harness's (PID 1's) child:
+    the harness then waits for it and kills it itself, whatever happens to the zygote."""
+    r, w = os.pipe()
+    try:
+        middle = os.fork()
+    except OSError:  # the process limit: the harness falls back, then reports it
+        os.close(r)
+        os.close(w)
+        return None
+    if middle == 0:
+        os.close(r)
+        sock.close()
+        try:
+            worker = os.fork()
+        except OSError:
+            os._exit(1)
+        if worker == 0:
+            os.close(w)
+            _run(fds, workdir, env, shielded_signals)  # never returns
+        os.write(w, _PID.pack(worker))
+        os._exit(0)
+    os.close(w)
+    data = os.read(r, _PID.size)
+    os.close(r)
+    os.waitpid(middle, 0)
+    return _PID.unpack(data)[0] if len(data) == _PID.size else None
 
 
 def _run(fds, workdir, env, shielded_signals):
@@ -119,9 +143,12 @@ def _run(fds, workdir, env, shielded_signals):
         sys.argv = [path]
         sys.path[:] = [workdir] + [p for p in sys.path if p.startswith("/usr/lib/python3")]
         _fresh_stdio()
+        # The frames below the program's own must not eat into its recursion limit.
+        sys.setrecursionlimit(sys.getrecursionlimit() + _depth() + _RUNPY_FRAMES)
         code = _execute(path)
         if threading.active_count() > 1:
             threading._shutdown()  # wait for the program's threads, as interpreter exit does
+        atexit._run_exitfuncs()  # then its atexit handlers, in CPython's order
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -135,6 +162,13 @@ def _set_dumpable(flag):
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)  # PR_SET_DUMPABLE
+
+
+def _depth():
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
 
 
 def _fresh_stdio():
