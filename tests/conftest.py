@@ -62,7 +62,7 @@ def docker_client() -> Iterator[object]:
 
 # In CI, `make test` installs every component the suite needs, so a test skipped for a missing
 # component (Chromium, PostgreSQL, gVisor, Node) means the set-up is broken: fail the run.
-_MISSING_COMPONENT_WORDS = ("not installed", "not registered", "are needed")
+_MISSING_COMPONENT_WORDS = ("not installed", "not registered", "are needed", "needs")
 _skipped_for_missing: list[str] = []
 
 
