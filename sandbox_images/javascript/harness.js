@@ -7,6 +7,7 @@
 
 const { spawn } = require("child_process");
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
 const { StringDecoder } = require("string_decoder");
 
@@ -158,7 +159,7 @@ class Child {
 
   outcome() {
     const { code, signal } = this.exit;
-    const exitCode = signal ? -require("os").constants.signals[signal] : code;
+    const exitCode = signal ? -os.constants.signals[signal] : code;
     if (this.reason) return [this.reason, exitCode];
     const oomAfter = oomKills();
     if (this.oomBefore !== null && oomAfter !== null && oomAfter > this.oomBefore) {

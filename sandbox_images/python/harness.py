@@ -262,7 +262,7 @@ class Child:
     def stop(self, reason):
         if self.reason is None:
             self.reason = reason
-        kill_everything_but(self)
+        kill_everything()
 
     def poll_exit(self):
         if self.status is None:
@@ -303,14 +303,6 @@ class Child:
         outcome, code = self.outcome()
         ms = round((time.monotonic() - self.started) * 1000, 1)
         emit({"ev": "exit", "index": self.index, "outcome": outcome, "code": code, "ms": ms})
-
-
-def kill_everything_but(child):
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    kill_everything()
 
 
 def serve():
