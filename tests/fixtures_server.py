@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -270,6 +271,9 @@ def strings_in(payload: Any) -> Iterator[str]:
 
 
 def assert_no_secret(payload: Any, secrets: list[str], where: str) -> None:
+    """No secret appears as a whole token: '14.4' is a leak in 'moyenne 14.4', not inside the
+    timestamp '…:14.422839Z'."""
+    patterns = [re.compile(rf"(?<![\w.]){re.escape(secret)}(?!\w)") for secret in secrets]
     for text in strings_in(payload):
-        for secret in secrets:
-            assert secret not in text, f"{where} leaks {secret!r}"
+        for secret, pattern in zip(secrets, patterns, strict=True):
+            assert not pattern.search(text), f"{where} leaks {secret!r}"
