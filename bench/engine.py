@@ -43,18 +43,28 @@ def _lifecycle(client: docker.DockerClient) -> float:
     return time.perf_counter() - start
 
 
+def lifecycles_per_second(client: docker.DockerClient, concurrency: int, count: int) -> float:
+    """``count`` create/start/wait/logs/remove lifecycles, ``concurrency`` at a time."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: _lifecycle(client), range(count)))
+    return count / (time.perf_counter() - start)
+
+
 def engine_ceiling(
     concurrencies: tuple[int, ...] = (1, 2, 4, 8), per_level: int = 16
 ) -> dict[int, float]:
-    """Container create/start/wait/logs/remove loops: lifecycles per second at each concurrency."""
+    """Lifecycles per second at each concurrency; the best one is the engine's ceiling."""
     client = docker.from_env(timeout=120)
-    rates = {}
     try:
-        for level in concurrencies:
-            start = time.perf_counter()
-            with ThreadPoolExecutor(level) as pool:
-                list(pool.map(lambda _: _lifecycle(client), range(per_level)))
-            rates[level] = per_level / (time.perf_counter() - start)
+        return {level: lifecycles_per_second(client, level, per_level) for level in concurrencies}
     finally:
         client.close()
-    return rates
+
+
+def ceiling_at(concurrency: int, count: int) -> float:
+    client = docker.from_env(timeout=120)
+    try:
+        return lifecycles_per_second(client, concurrency, count)
+    finally:
+        client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ def machine() -> dict[str, Any]:
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     hello = r["runner"]["hello check"]
-    ceiling = max(r["engine_ceiling_per_s"].values())
-    at50 = hello["50"]
+    trials = r["crowd_against_ceiling"]["trials"]
+    ceiling = statistics.median(t["ceiling_per_s"] for t in trials)
+    crowd = statistics.median(t["runner"]["per_second"] for t in trials)
+    errors = sum(t["runner"]["errors"] for t in trials)
     speedup = r["baseline_docker_run"]["p50_ms"] / hello["1"]["p50_ms"]
     return [
         {
@@ -37,11 +40,11 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             "ok": speedup >= 5,
         },
         {
-            "target": "50 clients: throughput ≥ 90% of the engine ceiling",
-            "ok": at50["per_second"] >= 0.9 * ceiling,
-            "value": f"{at50['per_second']}/s vs {ceiling:.2f}/s ({100 * at50['per_second'] / ceiling:.0f}%)",
+            "target": "50 clients: throughput ≥ 90% of the engine ceiling (medians of the pairs)",
+            "ok": crowd >= 0.9 * ceiling,
+            "value": f"{crowd:.2f}/s vs {ceiling:.2f}/s ({100 * crowd / ceiling:.0f}%)",
         },
-        {"target": "50 clients: 0 errors", "value": str(at50["errors"]), "ok": at50["errors"] == 0},
+        {"target": "50 clients: 0 errors (every pair)", "value": str(errors), "ok": errors == 0},
         {
             "target": "a 5-test check uses one container",
             "value": str(r["containers_per_5_test_check"]),
@@ -73,11 +76,19 @@ def table(r: dict[str, Any]) -> str:
                 f"| {s['per_second']} | {s['errors']} |"
             )
     ceiling = ", ".join(f"{k}: {v}/s" for k, v in r["engine_ceiling_per_s"].items())
+    crowd = r["crowd_against_ceiling"]
+    pairs = "; ".join(
+        f"{t['runner']['per_second']}/s vs {t['ceiling_per_s']}/s "
+        f"({100 * t['runner']['per_second'] / t['ceiling_per_s']:.0f}%)"
+        for t in crowd["trials"]
+    )
     cold = ", ".join(f"{phase} {ms} ms" for phase, ms in r["cold_phases_ms"].items())
     idle = r["idle_connections"]
     lines += [
         "",
-        f"Raw engine ceiling (create/start/wait/remove, by concurrency): {ceiling}.",
+        f"Raw engine ceiling (create/start/wait/logs/remove, by concurrency): {ceiling}.",
+        f"50 clients against the ceiling at concurrency {crowd['concurrency']}, measured in "
+        f"alternation (runner vs engine, per pair): {pairs}. The row above is the median pair's.",
         f"A cold submission, phase by phase (medians): {cold}.",
         f"Server memory: {idle['rss_before_mib']} MiB idle, {idle['rss_with_connections_mib']} MiB with "
         f"{idle['connections']} idle WebSockets.",

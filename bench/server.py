@@ -32,7 +32,7 @@ class Server:
     pid: int
 
     def rss_mib(self) -> float:
-        return psutil.Process(self.pid).memory_info().rss / 2**20
+        return float(psutil.Process(self.pid).memory_info().rss) / 2**20
 
 
 def _free_port() -> int:

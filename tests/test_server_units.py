@@ -26,7 +26,7 @@ from runner.web.runtime import Runtime
 
 @pytest.mark.anyio
 async def test_capacity_queue_is_fifo_with_decreasing_positions() -> None:
-    capacity = Capacity(slots=1, queue_size=10)
+    capacity = Capacity(slots=1, queue_size=10, report_every_s=0.001)
     order: list[int] = []
     positions: dict[int, list[int]] = {i: [] for i in range(4)}
     release = anyio.Event()
@@ -40,7 +40,7 @@ async def test_capacity_queue_is_fifo_with_decreasing_positions() -> None:
             if i == 0:
                 await release.wait()
             else:
-                await anyio.sleep(0.01)
+                await anyio.sleep(0.05)
 
     async with anyio.create_task_group() as tg:
         for i in range(4):
@@ -51,6 +51,35 @@ async def test_capacity_queue_is_fifo_with_decreasing_positions() -> None:
     assert order == [0, 1, 2, 3]
     assert positions == {0: [], 1: [1], 2: [2, 1], 3: [3, 2, 1]}
     assert (capacity.running, capacity.queued) == (0, 0)
+
+
+@pytest.mark.anyio
+async def test_capacity_reports_places_at_most_once_per_interval_but_admits_at_once() -> None:
+    """Releases wake only the admitted waiter: no report storm, and no wait for the timer."""
+    capacity = Capacity(slots=1, queue_size=10, report_every_s=60)
+    positions: list[int] = []
+    admitted_after: list[float] = []
+
+    async def last_in_line(position: int) -> None:
+        positions.append(position)
+
+    async def quick() -> None:
+        async with capacity.slot(_ignore):
+            await anyio.sleep(0.01)
+
+    started = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(quick)
+            await anyio.sleep(0)
+
+        async def waiter() -> None:
+            async with capacity.slot(last_in_line):
+                admitted_after.append(anyio.current_time() - started)
+
+        tg.start_soon(waiter)
+    assert positions == [3]  # its place on arrival; the changes fell within the interval
+    assert admitted_after[0] < 5
 
 
 @pytest.mark.anyio

@@ -128,12 +128,22 @@ class DockerAPI:
 
     async def remove(self, container_id: str) -> None:
         """Kill and remove; never raises (a reaper removes what this could not)."""
-        try:
-            client = await self.client()
-            await self.call(client.api.remove_container, container_id, force=True)
-        except SandboxUnavailable as exc:
-            if "No such container" not in str(exc) and "already in progress" not in str(exc):
+        for attempt in (1, 2, 3):
+            try:
+                client = await self.client()
+                await self.call(client.api.remove_container, container_id, force=True)
+                return
+            except SandboxUnavailable as exc:
+                reason = str(exc)
+                if "No such container" in reason or "already in progress" in reason:
+                    return
+                if "is not running" in reason and attempt < 3:
+                    # The harness exits when its stdin closes: the container stopped while the
+                    # engine was killing it, and Docker 20.10 refuses that removal. Again.
+                    await anyio.sleep(0.05)
+                    continue
                 logger.warning("could not remove container %s: %s", container_id[:12], exc)
+                return
 
     async def kill(self, container_id: str) -> None:
         try:
@@ -184,7 +194,6 @@ class DockerAPI:
         )
         return {
             "image": image_name(settings, language),
-            "command": _harness_command(language, settings.sandbox_runtime),
             "stdin_open": True,
             "tty": False,
             "user": SANDBOX_UID,
@@ -194,11 +203,3 @@ class DockerAPI:
             "labels": {LABEL: "1", INSTANCE_LABEL: settings.instance},
             "host_config": host_config,
         }
-
-
-def _harness_command(language: Language, runtime: str) -> list[str] | None:
-    """The image's own command, except under gVisor, which cannot load the JavaScript image's
-    execute-only node (it must read a program to load it): there the readable one runs it."""
-    if language is Language.JAVASCRIPT and runtime == "runsc":
-        return ["/usr/bin/node", "/opt/harness/harness.js"]
-    return None

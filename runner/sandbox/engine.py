@@ -235,10 +235,6 @@ class Session:
             "stdin": run.stdin,
             "timeout": time_s,
             "output_bytes": sub.limits.output_bytes,
-            # Python programs fork from a clean, already-started interpreter (the harness's
-            # zygote): a run costs a fork, not a CPython start. gVisor runs them with prlimit.
-            "fork": sub.language is Language.PYTHON
-            and self._sandbox.settings.sandbox_runtime != "runsc",
         }
 
     async def _end_early(self, collected: _Collected, broken: str | None) -> RunFinished:

@@ -1,4 +1,5 @@
-"""Builds the sandbox images without a registry: a Debian base from debootstrap, then one Dockerfile per language.
+"""Builds the sandbox images without a registry: a Debian base from debootstrap, the harness (a static
+C program, compiled in its own image), then one Dockerfile per language, which copies the harness.
 
 Each image carries the label ``decode-runner.hash``: the hash of what it was built from, so a build is
 skipped when nothing changed. Run as ``python -m runner.sandbox.images build``.
@@ -39,6 +40,10 @@ def base_name(settings: Settings) -> str:
     return f"{settings.image_prefix}-base:latest"
 
 
+def harness_name(settings: Settings) -> str:
+    return f"{settings.image_prefix}-harness:latest"
+
+
 def folder_hash(folder: Path, salt: str) -> str:
     digest = hashlib.sha256(salt.encode())
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -49,9 +54,12 @@ def folder_hash(folder: Path, salt: str) -> str:
 def expected_hashes(settings: Settings) -> dict[str, str]:
     """The label each image must carry to be up to date, by image name."""
     base = hashlib.sha256(f"{BASE_RECIPE} {_suite()}".encode()).hexdigest()[:16]
-    hashes = {base_name(settings): base}
+    harness = folder_hash(IMAGES_DIR / "harness", base)
+    hashes = {base_name(settings): base, harness_name(settings): harness}
     for language in Language:
-        hashes[image_name(settings, language)] = folder_hash(IMAGES_DIR / language.value, base)
+        hashes[image_name(settings, language)] = folder_hash(
+            IMAGES_DIR / language.value, base + harness
+        )
     return hashes
 
 
@@ -116,22 +124,22 @@ def build_base(client: docker.DockerClient, name: str, label: str) -> None:
             raise ImageBuildError("tar of the debootstrap root failed")
 
 
-def build_language(
-    client: docker.DockerClient, settings: Settings, language: Language, label: str
+def build_from_folder(
+    client: docker.DockerClient, settings: Settings, folder: str, tag: str, label: str
 ) -> None:
-    folder = IMAGES_DIR / language.value
+    """`docker build` of sandbox_images/FOLDER, given the base and harness images' names."""
     stream = client.api.build(
-        path=str(folder),
-        tag=image_name(settings, language),
-        buildargs={"BASE": base_name(settings)},
-        labels={HASH_LABEL: label, "decode-runner.language": language.value},
+        path=str(IMAGES_DIR / folder),
+        tag=tag,
+        buildargs={"BASE": base_name(settings), "HARNESS": harness_name(settings)},
+        labels={HASH_LABEL: label, "decode-runner.image": folder},
         rm=True,
         forcerm=True,
         decode=True,
     )
     for chunk in stream:
         if "error" in chunk:
-            raise ImageBuildError(f"{language.value} image: {chunk['error'].strip()}")
+            raise ImageBuildError(f"{folder} image: {chunk['error'].strip()}")
         line = chunk.get("stream", "").strip()
         if line.startswith("Step "):
             print(f"  {line}", flush=True)
@@ -151,8 +159,8 @@ def build_all(settings: Settings, force: bool = False) -> list[str]:
             if name == base_name(settings):
                 build_base(client, name, label)
             else:
-                language = Language(name.removeprefix(f"{settings.image_prefix}-").split(":")[0])
-                build_language(client, settings, language, label)
+                folder = name.removeprefix(f"{settings.image_prefix}-").split(":")[0]
+                build_from_folder(client, settings, folder, name, label)
             print(f"    {name} built in {time.monotonic() - started:.0f} s", flush=True)
             built.append(name)
     finally:

@@ -1,0 +1,850 @@
+/*
+ * Sandbox harness: PID 1 of a learner container, a small static program.
+ *
+ * Reads JSON-line commands on stdin, runs each program as a child process with its own stdin,
+ * time limit and output limit, and reports JSON-line events on stdout:
+ *
+ *   in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3",...],
+ *         "stdin":"..."|null,"timeout":10,"output_bytes":65536}
+ *        {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
+ *   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
+ *        {"ev":"out","index":0,"stream":"stdout","data":"..."}
+ *        {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
+ *
+ * Each run exec's argv afresh, as `python3 main.py` would be run by hand. A harness that is not an
+ * interpreter costs next to nothing to start and to kill, which is what a single-use container
+ * pays for at every submission.
+ *
+ * The same protocol is implemented by sandbox_images/javascript/harness.js.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKDIR "/tmp"
+#define READ_SIZE 65536
+#define STDIN_BUFFER_MAX (1 << 20)
+#define HEAP_EXHAUSTED "heap out of memory" /* Node.js's last words at its heap limit */
+#define SETTLE_S 1.0
+
+static char *const CHILD_ENV[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
+    "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL,
+};
+static const int SHIELDED_SIGNALS[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+static const char *const OOM_FILES[] = {
+    "/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control",
+};
+
+/* ---- small utilities ---------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buf;
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("harness: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void buf_reserve(Buf *b, size_t more) {
+    if (b->len + more <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more) cap *= 2;
+    b->data = realloc(b->data, cap);
+    if (b->data == NULL) die("out of memory");
+    b->cap = cap;
+}
+
+static void buf_add(Buf *b, const void *data, size_t len) {
+    buf_reserve(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+static void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+static void buf_printf(Buf *b, const char *fmt, ...) {
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    buf_add(b, tmp, (size_t)n);
+}
+
+static void buf_drop(Buf *b, size_t n) {
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* Closes every descriptor from `first` on (close_range, or one by one where it is missing). */
+static void close_from(int first) {
+    if (close_range((unsigned)first, ~0U, 0) == 0) return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (int fd = first; fd < (max > 0 ? max : 65536); fd++) close(fd);
+}
+
+static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static void write_all(int fd, const char *data, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                struct pollfd p = {fd, POLLOUT, 0};
+                poll(&p, 1, -1);
+                continue;
+            }
+            exit(1); /* the host is gone: nobody is left to report to */
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* ---- JSON out: events --------------------------------------------------------------------- */
+
+/* Appends `len` bytes of valid UTF-8 as a JSON string. */
+static void json_string(Buf *b, const char *s, size_t len) {
+    buf_reserve(b, len + 2);
+    b->data[b->len++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+            case '"': buf_str(b, "\\\""); break;
+            case '\\': buf_str(b, "\\\\"); break;
+            case '\n': buf_str(b, "\\n"); break;
+            case '\r': buf_str(b, "\\r"); break;
+            case '\t': buf_str(b, "\\t"); break;
+            case '\b': buf_str(b, "\\b"); break;
+            case '\f': buf_str(b, "\\f"); break;
+            default:
+                if (c < 0x20)
+                    buf_printf(b, "\\u%04x", c);
+                else
+                    buf_add(b, &s[i], 1);
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+static void emit(Buf *event) {
+    buf_add(event, "\n", 1);
+    write_all(1, event->data, event->len);
+    free(event->data);
+}
+
+static void emit_simple(const char *line) { write_all(1, line, strlen(line)); }
+
+static void emit_start(long index) {
+    Buf b = {0};
+    buf_printf(&b, "{\"ev\":\"start\",\"index\":%ld}", index);
+    emit(&b);
+}
+
+static void emit_out(long index, const char *stream, const char *data, size_t len) {
+    if (len == 0) return;
+    Buf b = {0};
+    buf_printf(&b, "{\"ev\":\"out\",\"index\":%ld,\"stream\":\"%s\",\"data\":", index, stream);
+    json_string(&b, data, len);
+    buf_add(&b, "}", 1);
+    emit(&b);
+}
+
+static void emit_exit(long index, const char *outcome, int has_code, int code, double ms) {
+    Buf b = {0};
+    buf_printf(&b, "{\"ev\":\"exit\",\"index\":%ld,\"outcome\":\"%s\",\"code\":", index, outcome);
+    if (has_code)
+        buf_printf(&b, "%d", code);
+    else
+        buf_str(&b, "null");
+    buf_printf(&b, ",\"ms\":%.1f}", ms);
+    emit(&b);
+}
+
+/* ---- UTF-8: the program's bytes, decoded as Python's "replace" handler does ---------------- */
+
+/* Valid range of the second byte after a lead byte, and the sequence's length (0: invalid). */
+static int utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi) {
+    *lo = 0x80, *hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c == 0xE0) return *lo = 0xA0, 3;
+    if (c == 0xED) return *hi = 0x9F, 3;
+    if (c >= 0xE1 && c <= 0xEF) return 3;
+    if (c == 0xF0) return *lo = 0x90, 4;
+    if (c == 0xF4) return *hi = 0x8F, 4;
+    if (c >= 0xF1 && c <= 0xF3) return 4;
+    return 0;
+}
+
+/* Decodes `in` into valid UTF-8 in `out`; each maximal invalid subpart becomes U+FFFD. Returns
+ * how many trailing bytes form an incomplete sequence left for the next chunk (0 when final). */
+static size_t utf8_decode(const unsigned char *in, size_t len, Buf *out, int final) {
+    static const char REPLACEMENT[] = "\xEF\xBF\xBD";
+    size_t i = 0;
+    while (i < len) {
+        unsigned char lo, hi;
+        int need = utf8_lead(in[i], &lo, &hi);
+        if (need == 0) {
+            buf_add(out, REPLACEMENT, 3);
+            i++;
+            continue;
+        }
+        int got = 1;
+        while (got < need && i + (size_t)got < len) {
+            unsigned char c = in[i + (size_t)got];
+            if (got == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) break;
+            got++;
+        }
+        if (got == need) {
+            buf_add(out, in + i, (size_t)need);
+        } else if (i + (size_t)got == len && !final) {
+            return len - i; /* incomplete so far: wait for the rest */
+        } else {
+            buf_add(out, REPLACEMENT, 3);
+        }
+        i += (size_t)got;
+    }
+    return 0;
+}
+
+/* ---- JSON in: the host's commands ---------------------------------------------------------- */
+
+typedef struct {
+    char op[16];
+    long index;
+    Buf code, file, data, stdin_data;
+    int has_stdin;
+    char **argv;
+    int argc;
+    double timeout;
+    long output_bytes;
+} Command;
+
+typedef struct {
+    const char *p, *end;
+} Parser;
+
+static void skip_ws(Parser *ps) {
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
+        ps->p++;
+}
+
+static int expect(Parser *ps, char c) {
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == c) return ps->p++, 1;
+    return 0;
+}
+
+static void utf8_put(Buf *b, uint32_t cp) {
+    unsigned char s[4];
+    size_t n;
+    if (cp < 0x80) s[0] = (unsigned char)cp, n = 1;
+    else if (cp < 0x800) s[0] = 0xC0 | (cp >> 6), s[1] = 0x80 | (cp & 0x3F), n = 2;
+    else if (cp < 0x10000)
+        s[0] = 0xE0 | (cp >> 12), s[1] = 0x80 | ((cp >> 6) & 0x3F), s[2] = 0x80 | (cp & 0x3F), n = 3;
+    else
+        s[0] = 0xF0 | (cp >> 18), s[1] = 0x80 | ((cp >> 12) & 0x3F),
+        s[2] = 0x80 | ((cp >> 6) & 0x3F), s[3] = 0x80 | (cp & 0x3F), n = 4;
+    buf_add(b, s, n);
+}
+
+static int hex4(Parser *ps, uint32_t *out) {
+    if (ps->end - ps->p < 4) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = *ps->p++;
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* A JSON string into `out` (NUL-terminated, length in out->len). */
+static int parse_string(Parser *ps, Buf *out) {
+    if (!expect(ps, '"')) return 0;
+    out->len = 0;
+    while (ps->p < ps->end) {
+        char c = *ps->p++;
+        if (c == '"') {
+            buf_add(out, "", 1);
+            out->len--;
+            return 1;
+        }
+        if (c != '\\') {
+            buf_add(out, &c, 1);
+            continue;
+        }
+        if (ps->p >= ps->end) return 0;
+        c = *ps->p++;
+        uint32_t cp;
+        switch (c) {
+            case 'n': buf_add(out, "\n", 1); break;
+            case 'r': buf_add(out, "\r", 1); break;
+            case 't': buf_add(out, "\t", 1); break;
+            case 'b': buf_add(out, "\b", 1); break;
+            case 'f': buf_add(out, "\f", 1); break;
+            case '"': case '\\': case '/': buf_add(out, &c, 1); break;
+            case 'u':
+                if (!hex4(ps, &cp)) return 0;
+                if (cp >= 0xD800 && cp <= 0xDBFF && ps->end - ps->p >= 6 && ps->p[0] == '\\' &&
+                    ps->p[1] == 'u') {
+                    Parser look = {ps->p + 2, ps->end};
+                    uint32_t low;
+                    if (hex4(&look, &low) && low >= 0xDC00 && low <= 0xDFFF) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                        ps->p = look.p;
+                    }
+                }
+                utf8_put(out, (cp >= 0xD800 && cp <= 0xDFFF) ? 0xFFFD : cp);
+                break;
+            default: return 0;
+        }
+    }
+    return 0;
+}
+
+static int parse_number(Parser *ps, double *out) {
+    skip_ws(ps);
+    char tmp[64];
+    size_t n = 0;
+    while (ps->p < ps->end && n < sizeof tmp - 1 && strchr("+-0123456789.eE", *ps->p))
+        tmp[n++] = *ps->p++;
+    tmp[n] = 0;
+    char *end;
+    *out = strtod(tmp, &end);
+    return n > 0 && *end == 0;
+}
+
+static int parse_literal(Parser *ps, const char *word) {
+    skip_ws(ps);
+    size_t n = strlen(word);
+    if ((size_t)(ps->end - ps->p) >= n && memcmp(ps->p, word, n) == 0) return ps->p += n, 1;
+    return 0;
+}
+
+/* Skips any JSON value (for keys this harness does not know). */
+static int skip_value(Parser *ps) {
+    skip_ws(ps);
+    if (ps->p >= ps->end) return 0;
+    Buf tmp = {0};
+    double d;
+    int ok;
+    switch (*ps->p) {
+        case '"': ok = parse_string(ps, &tmp); free(tmp.data); return ok;
+        case 't': return parse_literal(ps, "true");
+        case 'f': return parse_literal(ps, "false");
+        case 'n': return parse_literal(ps, "null");
+        case '[':
+        case '{': {
+            char close = *ps->p == '[' ? ']' : '}';
+            ps->p++;
+            if (expect(ps, close)) return 1;
+            do {
+                if (close == '}' && !(skip_value(ps) && expect(ps, ':'))) return 0;
+                if (!skip_value(ps)) return 0;
+            } while (expect(ps, ','));
+            return expect(ps, close);
+        }
+        default: return parse_number(ps, &d);
+    }
+}
+
+static int parse_argv(Parser *ps, Command *cmd) {
+    if (!expect(ps, '[')) return 0;
+    if (expect(ps, ']')) return 0; /* an empty argv runs nothing */
+    do {
+        Buf arg = {0};
+        if (!parse_string(ps, &arg)) return free(arg.data), 0;
+        cmd->argv = realloc(cmd->argv, sizeof(char *) * (size_t)(cmd->argc + 2));
+        if (cmd->argv == NULL) die("out of memory");
+        cmd->argv[cmd->argc++] = arg.data;
+        cmd->argv[cmd->argc] = NULL;
+    } while (expect(ps, ','));
+    return expect(ps, ']');
+}
+
+static void command_free(Command *cmd) {
+    free(cmd->code.data);
+    free(cmd->file.data);
+    free(cmd->data.data);
+    free(cmd->stdin_data.data);
+    for (int i = 0; i < cmd->argc; i++) free(cmd->argv[i]);
+    free(cmd->argv);
+}
+
+static int parse_command(const char *line, size_t len, Command *cmd) {
+    Parser ps = {line, line + len};
+    memset(cmd, 0, sizeof *cmd);
+    if (!expect(&ps, '{')) return 0;
+    if (expect(&ps, '}')) return 1;
+    Buf key = {0};
+    int ok = 1;
+    do {
+        double number;
+        if (!parse_string(&ps, &key) || !expect(&ps, ':')) {
+            ok = 0;
+            break;
+        }
+        const char *k = key.data;
+        if (strcmp(k, "op") == 0) {
+            Buf op = {0};
+            ok = parse_string(&ps, &op) && op.len < sizeof cmd->op;
+            if (ok) memcpy(cmd->op, op.data, op.len + 1);
+            free(op.data);
+        } else if (strcmp(k, "index") == 0) {
+            ok = parse_number(&ps, &number);
+            cmd->index = (long)number;
+        } else if (strcmp(k, "code") == 0) {
+            ok = parse_string(&ps, &cmd->code);
+        } else if (strcmp(k, "file") == 0) {
+            ok = parse_string(&ps, &cmd->file);
+        } else if (strcmp(k, "data") == 0) {
+            ok = parse_string(&ps, &cmd->data);
+        } else if (strcmp(k, "argv") == 0) {
+            ok = parse_argv(&ps, cmd);
+        } else if (strcmp(k, "stdin") == 0) {
+            if (!parse_literal(&ps, "null")) ok = cmd->has_stdin = parse_string(&ps, &cmd->stdin_data);
+        } else if (strcmp(k, "timeout") == 0) {
+            ok = parse_number(&ps, &cmd->timeout);
+        } else if (strcmp(k, "output_bytes") == 0) {
+            ok = parse_number(&ps, &number);
+            cmd->output_bytes = (long)number;
+        } else {
+            ok = skip_value(&ps);
+        }
+    } while (ok && expect(&ps, ','));
+    free(key.data);
+    if (!ok || !expect(&ps, '}')) return 0;
+    skip_ws(&ps);
+    return ps.p == ps.end;
+}
+
+/* ---- processes ------------------------------------------------------------------------------ */
+
+typedef struct {
+    long index;
+    pid_t pid;
+    int status, exited;
+    long limit, used;
+    const char *reason;
+    double started, deadline;
+    int stdin_fd, out_fd[2]; /* -1 when closed; out_fd: stdout, stderr */
+    Buf pending;
+    Buf partial[2]; /* the incomplete UTF-8 sequence at the end of each stream */
+    int close_stdin_when_flushed;
+    int heap_exhausted; /* V8 said so on stderr: Node.js ends itself before the cgroup's limit */
+    long oom_before;
+} Child;
+
+static Child *child;
+
+static long oom_kills(void) {
+    for (size_t i = 0; i < sizeof OOM_FILES / sizeof *OOM_FILES; i++) {
+        FILE *fh = fopen(OOM_FILES[i], "r");
+        if (fh == NULL) continue;
+        char line[256];
+        long found = -1;
+        while (fgets(line, sizeof line, fh))
+            if (strncmp(line, "oom_kill ", 9) == 0) found = atol(line + 9);
+        fclose(fh);
+        if (found >= 0) return found;
+    }
+    return -1;
+}
+
+static void reap(void) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (child != NULL && pid == child->pid && !child->exited) {
+            child->status = status;
+            child->exited = 1;
+        }
+    }
+}
+
+/* Kills every process in the container but this one (PID 1), whatever its group, and waits (briefly) until they are gone: zombies would count against the next run. */
+static void kill_everything(void) {
+    if (getpid() != 1) return; /* anywhere else this would reach the host's processes */
+    double deadline = now() + SETTLE_S;
+    for (;;) {
+        int others = 0;
+        DIR *proc = opendir("/proc");
+        if (proc == NULL) return;
+        struct dirent *entry;
+        while ((entry = readdir(proc)) != NULL) {
+            char *end;
+            long pid = strtol(entry->d_name, &end, 10);
+            if (*end != 0 || pid <= 1) continue;
+            others++;
+            kill((pid_t)pid, SIGKILL);
+        }
+        closedir(proc);
+        reap();
+        if (others == 0 || now() > deadline) return;
+        sleep_s(0.002);
+    }
+}
+
+/* Empties a directory, even subdirectories the program made unreadable. Never follows links. */
+static void empty_dir(int dirfd) {
+    DIR *dir = fdopendir(dirfd);
+    if (dir == NULL) {
+        close(dirfd);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+            fchmodat(dirfd, name, 0700, 0); /* a program may lock its own directory (mode 000) */
+            int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) empty_dir(sub);
+            unlinkat(dirfd, name, AT_REMOVEDIR);
+        } else {
+            unlinkat(dirfd, name, 0);
+        }
+    }
+    closedir(dir);
+}
+
+static void clean_workdir(void) {
+    const char *tops[] = {WORKDIR, "/dev/shm"};
+    for (size_t i = 0; i < 2; i++) {
+        int fd = open(tops[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) empty_dir(fd);
+    }
+}
+
+static sigset_t sigchld_set;
+
+/* In a new child, before exec: what this process shields and blocks must not be inherited. */
+static void reset_signals(void) {
+    for (size_t i = 0; i < sizeof SHIELDED_SIGNALS / sizeof *SHIELDED_SIGNALS; i++)
+        signal(SHIELDED_SIGNALS[i], SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &sigchld_set, NULL);
+}
+
+static void child_flush(Child *c);
+static void child_close_stdin(Child *c);
+
+/* Starts one run; on failure returns NULL with errno set and nothing left open. */
+static Child *child_start(Command *cmd) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", WORKDIR, cmd->file.data ? cmd->file.data : "main");
+    int file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (file < 0) return NULL;
+    int failed = cmd->code.len && write(file, cmd->code.data, cmd->code.len) != (ssize_t)cmd->code.len;
+    int saved = errno;
+    close(file);
+    if (failed) return errno = saved ? saved : ENOSPC, NULL;
+    if (cmd->argc == 0) return errno = EINVAL, NULL;
+    int fds[3][2];
+    for (int i = 0; i < 3; i++) {
+        if (pipe2(fds[i], O_CLOEXEC) < 0) {
+            saved = errno;
+            for (int j = 0; j < i; j++) close(fds[j][0]), close(fds[j][1]);
+            return errno = saved, NULL;
+        }
+    }
+    Child *c = calloc(1, sizeof *c);
+    if (c == NULL) die("out of memory");
+    c->index = cmd->index;
+    c->limit = cmd->output_bytes;
+    c->oom_before = oom_kills();
+    c->started = now();
+    c->deadline = c->started + cmd->timeout;
+    int theirs[3] = {fds[0][0], fds[1][1], fds[2][1]};
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        for (int i = 0; i < 3; i++) dup2(theirs[i], i);
+        close_from(3);
+        if (chdir(WORKDIR) == 0) {
+            reset_signals();
+            execve(cmd->argv[0], cmd->argv, CHILD_ENV);
+        }
+        _exit(127);
+    }
+    saved = errno;
+    for (int i = 0; i < 3; i++) close(theirs[i]);
+    if (pid < 0) {
+        close(fds[0][1]), close(fds[1][0]), close(fds[2][0]);
+        free(c);
+        return errno = saved, NULL;
+    }
+    c->pid = pid;
+    c->stdin_fd = fds[0][1];
+    c->out_fd[0] = fds[1][0];
+    c->out_fd[1] = fds[2][0];
+    for (int i = 0; i < 3; i++) set_nonblocking(i == 0 ? c->stdin_fd : c->out_fd[i - 1]);
+    if (cmd->has_stdin) { /* the whole input, then end of file */
+        c->close_stdin_when_flushed = 1;
+        size_t room = STDIN_BUFFER_MAX;
+        buf_add(&c->pending, cmd->stdin_data.data, cmd->stdin_data.len < room ? cmd->stdin_data.len : room);
+        child_flush(c);
+    }
+    return c;
+}
+
+static void child_feed(Child *c, const char *data, size_t len) {
+    if (c->stdin_fd < 0) return;
+    size_t room = STDIN_BUFFER_MAX > c->pending.len ? STDIN_BUFFER_MAX - c->pending.len : 0;
+    buf_add(&c->pending, data, len < room ? len : room);
+    child_flush(c);
+}
+
+static void child_flush(Child *c) {
+    if (c->stdin_fd < 0) return;
+    while (c->pending.len > 0) {
+        ssize_t n = write(c->stdin_fd, c->pending.data, c->pending.len);
+        if (n < 0) {
+            if (errno == EAGAIN) return;
+            if (errno == EINTR) continue;
+            c->pending.len = 0; /* EPIPE: the program no longer reads */
+            break;
+        }
+        buf_drop(&c->pending, (size_t)n);
+    }
+    if (c->close_stdin_when_flushed) child_close_stdin(c);
+}
+
+static void child_close_stdin(Child *c) {
+    if (c->pending.len > 0) {
+        c->close_stdin_when_flushed = 1;
+        return;
+    }
+    if (c->stdin_fd >= 0) close(c->stdin_fd);
+    c->stdin_fd = -1;
+}
+
+static void child_stop(Child *c, const char *reason) {
+    if (c->reason == NULL) c->reason = reason;
+    kill_everything();
+}
+
+static const char *const STREAMS[] = {"stdout", "stderr"};
+
+/* Reads what stream `s` has; returns the bytes read (0 at end of file, -1 if none now). */
+static ssize_t child_read(Child *c, int s) {
+    static char chunk[READ_SIZE];
+    int fd = c->out_fd[s];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0) return -1;
+    Buf text = {0};
+    Buf *partial = &c->partial[s];
+    if (n == 0) {
+        close(fd);
+        c->out_fd[s] = -1;
+        utf8_decode((unsigned char *)partial->data, partial->len, &text, 1);
+        partial->len = 0;
+    } else {
+        long room = c->limit - c->used;
+        if (n > room) {
+            n = room > 0 ? room : 0;
+            child_stop(c, "output_limit");
+        }
+        c->used += n;
+        if (s == 1 && memmem(chunk, (size_t)n, HEAP_EXHAUSTED, strlen(HEAP_EXHAUSTED)) != NULL)
+            c->heap_exhausted = 1;
+        buf_add(partial, chunk, (size_t)n);
+        size_t left = utf8_decode((unsigned char *)partial->data, partial->len, &text, 0);
+        buf_drop(partial, partial->len - left);
+    }
+    emit_out(c->index, STREAMS[s], text.data, text.len);
+    free(text.data);
+    return n;
+}
+
+static int child_poll_exit(Child *c) {
+    if (!c->exited) {
+        int status;
+        if (waitpid(c->pid, &status, WNOHANG) == c->pid) c->status = status, c->exited = 1;
+    }
+    return c->exited;
+}
+
+static void child_finish(Child *c) {
+    for (int s = 0; s < 2; s++) {
+        while (c->out_fd[s] >= 0) {
+            long before = c->used;
+            ssize_t n = child_read(c, s);
+            if (n < 0 || (c->out_fd[s] >= 0 && c->used == before))
+                break; /* nothing more right now; a straggler holds the pipe open */
+        }
+    }
+    kill_everything();
+    for (int s = 0; s < 2; s++) {
+        if (c->out_fd[s] >= 0) close(c->out_fd[s]);
+        Buf text = {0};
+        utf8_decode((unsigned char *)c->partial[s].data, c->partial[s].len, &text, 1);
+        emit_out(c->index, STREAMS[s], text.data, text.len);
+        free(text.data);
+        free(c->partial[s].data);
+    }
+    if (c->stdin_fd >= 0) close(c->stdin_fd);
+    free(c->pending.data);
+    int code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -WTERMSIG(c->status);
+    const char *outcome;
+    if (c->reason) {
+        outcome = c->reason;
+    } else {
+        long oom_after = oom_kills();
+        if ((c->oom_before >= 0 && oom_after > c->oom_before) || code == -SIGKILL ||
+            (c->heap_exhausted && code != 0))
+            outcome = "memory"; /* nobody here sent SIGKILL: the kernel's OOM killer did */
+        else
+            outcome = code == 0 ? "ok" : "error";
+    }
+    emit_exit(c->index, outcome, 1, code, (now() - c->started) * 1000);
+    free(c);
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
+
+static void handle(Command *cmd) {
+    if (strcmp(cmd->op, "ping") == 0) {
+        emit_simple("{\"ev\":\"pong\"}\n");
+    } else if (strcmp(cmd->op, "run") == 0 && child == NULL) {
+        clean_workdir();
+        emit_start(cmd->index);
+        child = child_start(cmd);
+        if (child == NULL) { /* e.g. EAGAIN: the process limit is reached */
+            int error = errno;
+            kill_everything();
+            Buf text = {0};
+            buf_printf(&text, "OSError: %s\n", strerror(error));
+            emit_out(cmd->index, "stderr", text.data, text.len);
+            free(text.data);
+            emit_exit(cmd->index, "error", 0, 0, 0.0);
+        }
+    } else if (child == NULL) {
+        /* nothing runs: stdin, eof and kill have nothing to act on */
+    } else if (strcmp(cmd->op, "stdin") == 0) {
+        child_feed(child, cmd->data.data, cmd->data.len);
+    } else if (strcmp(cmd->op, "eof") == 0) {
+        child_close_stdin(child);
+    } else if (strcmp(cmd->op, "kill") == 0) {
+        child_stop(child, "stopped");
+    }
+}
+
+int main(void) {
+    /* Non-dumpable: the learner's processes (same uid) cannot open /proc/1/fd or ptrace us. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* PID 1 receives only the signals it handles: ignore them all, so learner code cannot end us. */
+    for (size_t i = 0; i < sizeof SHIELDED_SIGNALS / sizeof *SHIELDED_SIGNALS; i++)
+        signal(SHIELDED_SIGNALS[i], SIG_IGN);
+    sigemptyset(&sigchld_set);
+    sigaddset(&sigchld_set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigchld_set, NULL);
+    int wake = signalfd(-1, &sigchld_set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (wake < 0) die("signalfd: %s", strerror(errno));
+    set_nonblocking(0);
+    emit_simple("{\"ev\":\"ready\"}\n");
+
+    Buf commands = {0};
+    int commands_closed = 0;
+    while (!commands_closed || child != NULL) {
+        struct pollfd fds[5];
+        int n = 0;
+        fds[n++] = (struct pollfd){wake, POLLIN, 0};
+        int commands_at = -1, stdin_at = -1, out_at[2] = {-1, -1};
+        if (!commands_closed) commands_at = n, fds[n++] = (struct pollfd){0, POLLIN, 0};
+        int timeout = -1;
+        if (child != NULL) {
+            for (int s = 0; s < 2; s++)
+                if (child->out_fd[s] >= 0) out_at[s] = n, fds[n++] = (struct pollfd){child->out_fd[s], POLLIN, 0};
+            if (child->pending.len > 0 && child->stdin_fd >= 0)
+                stdin_at = n, fds[n++] = (struct pollfd){child->stdin_fd, POLLOUT, 0};
+            double left = child->deadline - now();
+            timeout = left < 0.01 ? 10 : (int)(left * 1000) + 1;
+        }
+        if (poll(fds, (nfds_t)n, timeout) < 0) {
+            if (errno == EINTR) continue;
+            die("poll: %s", strerror(errno));
+        }
+        if (fds[0].revents) {
+            struct signalfd_siginfo info;
+            while (read(wake, &info, sizeof info) > 0) {
+            }
+            reap(); /* orphans the program left: they must not fill the process table */
+        }
+        if (commands_at >= 0 && fds[commands_at].revents) {
+            char chunk[READ_SIZE];
+            ssize_t got = read(0, chunk, sizeof chunk);
+            if (got == 0) {
+                commands_closed = 1;
+            } else if (got > 0) {
+                buf_add(&commands, chunk, (size_t)got);
+                char *newline;
+                while ((newline = memchr(commands.data, '\n', commands.len)) != NULL) {
+                    size_t len = (size_t)(newline - commands.data);
+                    Command cmd;
+                    int blank = 1;
+                    for (size_t i = 0; i < len; i++)
+                        if (commands.data[i] != ' ' && commands.data[i] != '\r' && commands.data[i] != '\t') blank = 0;
+                    if (!blank) {
+                        if (!parse_command(commands.data, len, &cmd)) die("malformed command");
+                        handle(&cmd);
+                        command_free(&cmd);
+                    }
+                    buf_drop(&commands, len + 1);
+                }
+            }
+        }
+        if (child == NULL) continue;
+        for (int s = 0; s < 2; s++)
+            if (out_at[s] >= 0 && fds[out_at[s]].revents && child->out_fd[s] >= 0) child_read(child, s);
+        if (stdin_at >= 0 && fds[stdin_at].revents) child_flush(child);
+        if (now() >= child->deadline && !child_poll_exit(child)) child_stop(child, "timeout");
+        if (child_poll_exit(child)) {
+            Child *done = child;
+            child_finish(done);
+            child = NULL;
+        }
+    }
+    return 0;
+}
