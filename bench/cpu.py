@@ -1,7 +1,10 @@
-"""CPU per submission, by process, with the sandbox alone (no server): `python -m bench.cpu`.
+"""Where the CPU goes, per container: `python -m bench.cpu [--count N] [--pairs P]`.
 
-Runs N Python hello worlds through runner.sandbox at a given concurrency and splits the machine's
-CPU time between the engine's processes, this one and the rest.
+Runs, in alternation, the raw engine lifecycle of `bench.engine` and the runner's sandbox alone (a
+Python hello world per session, no server, no warm pool), and splits the machine's busy CPU time
+per unit between: the containers (their cgroups), dockerd, containerd, this process (the Docker
+client, or the runner's sandbox code), and the rest (the per-container shims, runc, the kernel).
+The whole machine is counted (/proc/stat), so processes that exit during the run are not missed.
 """
 
 from __future__ import annotations
@@ -10,26 +13,70 @@ import argparse
 import asyncio
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
+from bench import engine
 from runner.sandbox import Language, Limits, Run, Sandbox, Submission
 from runner.settings import Settings
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CGROUP_USAGE = (  # all containers together: cgroup v1 (cgroupfs driver), then v2
+    (Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"), 1e-9),
+    (Path("/sys/fs/cgroup/docker/cpu.stat"), 1e-6),
+)
 
-def _cpu_by_name() -> dict[int, tuple[str, float]]:
-    found = {}
+
+def _busy_s() -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
+def _containers_s() -> float | None:
+    for path, unit in CGROUP_USAGE:
+        if path.exists():
+            text = path.read_text()
+            value = text.split()[1] if text.startswith("usage_usec") else text
+            return int(value) * unit
+    return None
+
+
+def _engine_s() -> dict[str, float]:
+    found: dict[str, float] = {}
     for process in psutil.process_iter(["name"]):
-        try:
+        if process.info["name"] in ("dockerd", "containerd"):
             times = process.cpu_times()
-        except psutil.Error:
-            continue
-        found[process.pid] = (process.info["name"], times.user + times.system)
+            found[process.info["name"]] = (
+                found.get(process.info["name"], 0.0) + times.user + times.system
+            )
     return found
 
 
-async def _measure(count: int, concurrency: int, pool_size: int) -> None:
-    settings = Settings.from_env(instance="bench-cpu", pool_size=pool_size)
+def _snapshot() -> dict[str, float]:
+    own = os.times()
+    snap = {"total": _busy_s(), "this process": own.user + own.system, **_engine_s()}
+    containers = _containers_s()
+    if containers is not None:
+        snap["containers"] = containers
+    return snap
+
+
+def split(name: str, count: int, work: Callable[[], object]) -> None:
+    before, start = _snapshot(), time.perf_counter()
+    work()
+    wall, after = time.perf_counter() - start, _snapshot()
+    spent = {key: (after[key] - before.get(key, 0.0)) * 1000 / count for key in after}
+    total = spent.pop("total")
+    parts = {**spent, "rest (shims, runc, kernel)": total - sum(spent.values())}
+    detail = ", ".join(f"{key} {ms:.1f}" for key, ms in parts.items())
+    print(f"{name:28s} {count / wall:5.2f}/s  {total:6.1f} ms CPU per unit: {detail}", flush=True)
+
+
+async def _sessions(count: int, concurrency: int) -> None:
+    settings = Settings.from_env(instance="bench-cpu", pool_size=0)
     sandbox = Sandbox(settings)
     await sandbox.start()
     submission = Submission(
@@ -42,26 +89,22 @@ async def _measure(count: int, concurrency: int, pool_size: int) -> None:
             async for _ in session:
                 pass
 
-    before, mine, start = _cpu_by_name(), sum(os.times()[:2]), time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(count)))
-    await sandbox.close()
-    wall, after = time.perf_counter() - start, _cpu_by_name()
-    by_name: dict[str, float] = {}
-    for pid, (name, cpu) in after.items():
-        by_name[name] = by_name.get(name, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
-    print(f"{count / wall:.2f} submissions/s at concurrency {concurrency}")
-    print(f"this process: {1000 * (sum(os.times()[:2]) - mine) / count:.1f} ms CPU per submission")
-    for name, cpu in sorted(by_name.items(), key=lambda item: -item[1])[:6]:
-        print(f"  {name}: {1000 * cpu / count:.1f} ms")
+    try:
+        await asyncio.gather(*(one() for _ in range(count)))
+    finally:
+        await sandbox.close()  # waits for the removals: they belong to the cost
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__)
-    parser.add_argument("--count", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--pool", type=int, default=0)
+    parser.add_argument("--count", type=int, default=40, help="units per measurement")
+    parser.add_argument("--pairs", type=int, default=2, help="alternations of the two")
     args = parser.parse_args()
-    asyncio.run(_measure(args.count, args.concurrency, args.pool))
+    for _ in range(args.pairs):
+        split("engine lifecycle (4 at once)", args.count, lambda: engine.ceiling_at(4, args.count))
+        split(
+            "runner sandbox (8 at once)", args.count, lambda: asyncio.run(_sessions(args.count, 8))
+        )
 
 
 if __name__ == "__main__":

@@ -112,6 +112,32 @@ async def test_hello_world(sandbox: Sandbox, language: Language, code: str) -> N
     )
 
 
+INVALID_UTF8 = (b"caf\xc3", b"\xa9 \xff\xfe ok \xe2\x82", b"\xed\xa0\x80 \xf0\x9f\x98")
+SPLIT_BYTES_PY = (
+    "import os, time\n"
+    f"for chunk in {INVALID_UTF8!r}:\n"
+    "    os.write(1, chunk)\n"
+    "    time.sleep(0.05)\n"
+)
+
+
+async def test_invalid_utf8_is_replaced_as_python_decodes_it(sandbox: Sandbox) -> None:
+    """The harness decodes output itself, across chunk boundaries: each invalid sequence becomes
+    one U+FFFD exactly where Python's "replace" decoder puts it, and split characters survive."""
+    result = await run_one(sandbox, PY, SPLIT_BYTES_PY)
+    assert result.stdout == b"".join(INVALID_UTF8).decode("utf-8", "replace")
+    assert result.stdout.startswith("café ")
+
+
+async def test_every_character_round_trips_through_the_harness(sandbox: Sandbox) -> None:
+    """Quotes, backslashes, control characters, line separators, accents and emoji, in the code,
+    its input and its output: the harness's JSON parsing and writing lose nothing."""
+    text = 'a"b\\c\x00\x01\x1b[0m\t\r\u2028\u2029é€😀\ufffd/'
+    code = f"s = {text!r}\nassert input() == s\nprint(s, end='')"
+    result = await run_one(sandbox, PY, code, stdin=text + "\n")
+    assert (result.outcome, result.stdout) == (Outcome.OK, text), result.stderr
+
+
 @pytest.mark.parametrize(
     ("language", "code"),
     [
@@ -583,6 +609,60 @@ async def test_a_run_leaves_nothing_for_the_next_run(sandbox: Sandbox, language:
     first, second = results(events)
     assert first.outcome is Outcome.OK, first.stderr
     assert (second.outcome, second.stdout.lower()) == (Outcome.OK, "false false\n")
+
+
+LOOK_AROUND = """
+import os, resource
+def listing(path):
+    return sorted(os.listdir(path)) if os.path.isdir(path) else None
+def ipc(table):
+    path = '/proc/sysvipc/' + table
+    return len(open(path).readlines()) if os.path.exists(path) else None
+print(listing('/tmp'), listing('/dev/shm'), listing('/dev/mqueue'))
+print([ipc(t) for t in ('shm', 'msg', 'sem')])
+print(resource.getrlimit(resource.RLIMIT_NOFILE), os.sched_getaffinity(0), os.getpriority(os.PRIO_PROCESS, 0))
+"""
+LEAVE_EVERYTHING = """
+import ctypes, os, resource
+os.chdir('/tmp')
+for depth in range(400):  # deeper than the harness's 256 descriptors
+    os.mkdir('d'); os.chdir('d')
+    if depth == 200:
+        os.mkdir('locked'); open('locked/x', 'w').close(); os.chmod('locked', 0)
+open('secret', 'w').write('x')
+libc = ctypes.CDLL(None, use_errno=True)
+made = [libc.shmget(0x1234, 4096, 0o1666), libc.msgget(0x99, 0o1666), libc.semget(0x77, 1, 0o1666),
+        libc.mq_open(b'/reste', os.O_CREAT | os.O_RDWR, 0o600, None)]
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.prlimit(1, resource.RLIMIT_NOFILE, (13, hard))  # PID 1's own limit: runs inherit it
+if len(os.sched_getaffinity(1)) > 1:
+    os.sched_setaffinity(1, {min(os.sched_getaffinity(1))})
+print(made)
+"""
+
+
+async def test_a_run_changes_nothing_the_next_run_inherits(sandbox: Sandbox) -> None:
+    """A 400-deep tree with a locked directory, System V and POSIX IPC objects, PID 1's own
+    resource limits and CPUs (same uid: the kernel lets a program change them): the run after
+    sees exactly what the run before saw."""
+    code = f"import sys\nexec({LEAVE_EVERYTHING!r} if sys.stdin.read() == 'leave' else {LOOK_AROUND!r})"
+    runs = (Run(stdin="look"), Run(stdin="leave"), Run(stdin="look"))
+    before, leave, after = results(await collect(sandbox, Submission(PY, code, runs, QUICK)))
+    assert [r.outcome for r in (before, leave, after)] == [Outcome.OK] * 3, leave.stderr
+    assert after.stdout == before.stdout
+    assert before.stdout.startswith("['main.py'] [] ")
+
+
+async def test_a_run_that_lowers_pid_1_s_priority_ends_its_submission(sandbox: Sandbox) -> None:
+    """An unprivileged process cannot raise a priority back: the harness refuses to run anything
+    more in that container rather than let later runs inherit it."""
+    code = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\nos.setpriority(os.PRIO_PROCESS, 1, 10)"
+    runs = (Run(stdin=""), Run(stdin=""))
+    first, second = results(await collect(sandbox, Submission(PY, code, runs, QUICK)))
+    assert (first.outcome, first.stdout) == (Outcome.OK, "0\n")
+    # runc: the harness ends the container, the run is an error without output; gVisor keeps no
+    # priority per process, so there the next run simply sees 0.
+    assert (second.outcome, second.stdout) in ((Outcome.ERROR, ""), (Outcome.OK, "0\n"))
 
 
 @pytest.mark.parametrize(

@@ -15,20 +15,27 @@
  * interpreter costs next to nothing to start and to kill, which is what a single-use container
  * pays for at every submission.
  *
- * The same protocol is implemented by sandbox_images/javascript/harness.js.
+ * The host checks every event it receives (runner/sandbox/engine.py): a harness that breaks this
+ * protocol ends its submission.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -77,6 +84,7 @@ static void buf_reserve(Buf *b, size_t more) {
 }
 
 static void buf_add(Buf *b, const void *data, size_t len) {
+    if (len == 0) return;
     buf_reserve(b, len);
     memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -90,10 +98,11 @@ static void buf_printf(Buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    buf_add(b, tmp, (size_t)n);
+    buf_add(b, tmp, n < 0 ? 0 : ((size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1));
 }
 
 static void buf_drop(Buf *b, size_t n) {
+    if (n == 0) return;
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }
@@ -277,7 +286,8 @@ static void utf8_put(Buf *b, uint32_t cp) {
     if (cp < 0x80) s[0] = (unsigned char)cp, n = 1;
     else if (cp < 0x800) s[0] = 0xC0 | (cp >> 6), s[1] = 0x80 | (cp & 0x3F), n = 2;
     else if (cp < 0x10000)
-        s[0] = 0xE0 | (cp >> 12), s[1] = 0x80 | ((cp >> 6) & 0x3F), s[2] = 0x80 | (cp & 0x3F), n = 3;
+        s[0] = 0xE0 | (cp >> 12), s[1] = 0x80 | ((cp >> 6) & 0x3F), s[2] = 0x80 | (cp & 0x3F),
+        n = 3;
     else
         s[0] = 0xF0 | (cp >> 18), s[1] = 0x80 | ((cp >> 12) & 0x3F),
         s[2] = 0x80 | ((cp >> 6) & 0x3F), s[3] = 0x80 | (cp & 0x3F), n = 4;
@@ -443,7 +453,8 @@ static int parse_command(const char *line, size_t len, Command *cmd) {
         } else if (strcmp(k, "argv") == 0) {
             ok = parse_argv(&ps, cmd);
         } else if (strcmp(k, "stdin") == 0) {
-            if (!parse_literal(&ps, "null")) ok = cmd->has_stdin = parse_string(&ps, &cmd->stdin_data);
+            if (!parse_literal(&ps, "null"))
+                ok = cmd->has_stdin = parse_string(&ps, &cmd->stdin_data);
         } else if (strcmp(k, "timeout") == 0) {
             ok = parse_number(&ps, &cmd->timeout);
         } else if (strcmp(k, "output_bytes") == 0) {
@@ -472,7 +483,7 @@ typedef struct {
     Buf pending;
     Buf partial[2]; /* the incomplete UTF-8 sequence at the end of each stream */
     int close_stdin_when_flushed;
-    int heap_exhausted; /* V8 said so on stderr: Node.js ends itself before the cgroup's limit */
+    int heap_exhausted; /* V8 said so on stderr: Node.js aborts before the cgroup's limit */
     long oom_before;
 } Child;
 
@@ -503,7 +514,8 @@ static void reap(void) {
     }
 }
 
-/* Kills every process in the container but this one (PID 1), whatever its group, and waits (briefly) until they are gone: zombies would count against the next run. */
+/* Kills every process in the container but this one (PID 1), whatever its group, and waits
+ * (briefly) until they are gone: zombies would count against the next run. */
 static void kill_everything(void) {
     if (getpid() != 1) return; /* anywhere else this would reach the host's processes */
     double deadline = now() + SETTLE_S;
@@ -526,36 +538,155 @@ static void kill_everything(void) {
     }
 }
 
-/* Empties a directory, even subdirectories the program made unreadable. Never follows links. */
-static void empty_dir(int dirfd) {
-    DIR *dir = fdopendir(dirfd);
-    if (dir == NULL) {
-        close(dirfd);
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        const char *name = entry->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-            fchmodat(dirfd, name, 0700, 0); /* a program may lock its own directory (mode 000) */
-            int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0) empty_dir(sub);
-            unlinkat(dirfd, name, AT_REMOVEDIR);
-        } else {
-            unlinkat(dirfd, name, 0);
+/* Empties the directory open at `fd` (and closes it), however deep its tree: one directory is open
+ * at a time, so neither the descriptor limit (256 here) nor the stack bounds the depth. It goes
+ * down into the first subdirectory that is not empty and back up through "..", which is where it
+ * came from since no other process is alive; a directory it could not empty is not entered again.
+ * Never follows links. */
+typedef struct { dev_t dev; ino_t ino; } Stuck;
+
+static int is_stuck(const Stuck *stuck, size_t n, const struct stat *st) {
+    for (size_t i = 0; i < n; i++)
+        if (stuck[i].dev == st->st_dev && stuck[i].ino == st->st_ino) return 1;
+    return 0;
+}
+
+static void empty_dir(int fd) {
+    size_t depth = 0, nstuck = 0;
+    Stuck *stuck = NULL;
+    while (fd >= 0) {
+        DIR *dir = fdopendir(fd);
+        if (dir == NULL) {
+            close(fd);
+            break;
         }
+        int down = -1, failed = 0;
+        struct dirent *entry;
+        while ((entry = readdir(dir)) != NULL) {
+            const char *name = entry->d_name;
+            if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+            struct stat st;
+            if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue; /* gone */
+            if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(fd, name, 0) != 0) failed = 1;
+                continue;
+            }
+            if (unlinkat(fd, name, AT_REMOVEDIR) == 0) continue; /* empty already */
+            if (is_stuck(stuck, nstuck, &st)) {
+                failed = 1;
+                continue;
+            }
+            fchmodat(fd, name, 0700, 0); /* a program may lock its own directory (mode 000) */
+            down = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (down >= 0) break;
+            failed = 1;
+        }
+        if (down >= 0) { /* empty that one first, then come back and scan this one again */
+            closedir(dir);
+            fd = down;
+            depth++;
+            continue;
+        }
+        if (depth == 0) {
+            closedir(dir);
+            break;
+        }
+        if (failed) { /* never enter it again: its parent leaves it where it is */
+            struct stat self;
+            if (fstat(fd, &self) == 0) {
+                stuck = realloc(stuck, (nstuck + 1) * sizeof *stuck);
+                if (stuck == NULL) die("out of memory");
+                stuck[nstuck++] = (Stuck){self.st_dev, self.st_ino};
+            }
+        }
+        fd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        closedir(dir);
+        depth--;
     }
+    free(stuck);
+}
+
+/* Whether the directory at `path` has nothing in it (or does not exist). */
+static int dir_is_empty(const char *path) {
+    DIR *dir = opendir(path);
+    if (dir == NULL) return errno == ENOENT || errno == EACCES; /* absent, or nobody's to fill */
+    struct dirent *entry;
+    int empty = 1;
+    while (empty && (entry = readdir(dir)) != NULL)
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) empty = 0;
     closedir(dir);
+    return empty;
+}
+
+/* System V IPC objects outlive their processes: remove every one this uid can. */
+static void remove_sysv_ipc(void) {
+    static const char *const TABLES[] = {
+        "/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem",
+    };
+    for (int t = 0; t < 3; t++) {
+        FILE *fh = fopen(TABLES[t], "r");
+        if (fh == NULL) continue;
+        char line[512];
+        long key;
+        int id;
+        if (fgets(line, sizeof line, fh) != NULL) /* the header */
+            while (fgets(line, sizeof line, fh) != NULL)
+                if (sscanf(line, "%ld %d", &key, &id) == 2) {
+                    if (t == 0) shmctl(id, IPC_RMID, NULL);
+                    else if (t == 1) msgctl(id, IPC_RMID, NULL);
+                    else semctl(id, 0, IPC_RMID);
+                }
+        fclose(fh);
+    }
 }
 
 static void clean_workdir(void) {
-    const char *tops[] = {WORKDIR, "/dev/shm"};
-    for (size_t i = 0; i < 2; i++) {
+    if (getpid() != 1) return; /* anywhere else this would empty the host's /tmp */
+    const char *tops[] = {WORKDIR, "/dev/shm", "/dev/mqueue"};
+    for (size_t i = 0; i < sizeof tops / sizeof *tops; i++) {
         int fd = open(tops[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) empty_dir(fd);
+        if (!dir_is_empty(tops[i])) die("cannot empty %s: the next run would inherit it", tops[i]);
     }
+    remove_sysv_ipc();
+}
+
+/* A process of the same uid may lower PID 1's resource limits (prlimit), its priority
+ * (setpriority, SCHED_IDLE) or its CPUs (sched_setaffinity): nothing in the kernel stops it, even
+ * from a non-dumpable PID 1, and every later run would inherit them. */
+static struct rlimit base_limits[RLIM_NLIMITS];
+static int base_nice, base_policy;
+static cpu_set_t base_cpus;
+
+static void snapshot_process_state(void) {
+    for (int r = 0; r < RLIM_NLIMITS; r++) getrlimit(r, &base_limits[r]);
+    base_nice = getpriority(PRIO_PROCESS, 0);
+    base_policy = sched_getscheduler(0);
+    sched_getaffinity(0, sizeof base_cpus, &base_cpus);
+}
+
+/* Puts back what can be put back; what cannot (a lowered hard limit, a raised nice value) makes
+ * this container unfit for another run. */
+static void restore_process_state(void) {
+    for (int r = 0; r < RLIM_NLIMITS; r++) {
+        struct rlimit now;
+        if (getrlimit(r, &now) != 0) continue;
+        if (now.rlim_cur == base_limits[r].rlim_cur && now.rlim_max == base_limits[r].rlim_max)
+            continue;
+        if (setrlimit(r, &base_limits[r]) != 0)
+            die("resource limit %d was lowered by a program", r);
+    }
+    if (getpriority(PRIO_PROCESS, 0) != base_nice && setpriority(PRIO_PROCESS, 0, base_nice) != 0)
+        die("priority was lowered by a program");
+    if (sched_getscheduler(0) != base_policy) {
+        struct sched_param param = {0};
+        if (sched_setscheduler(0, base_policy, &param) != 0)
+            die("scheduling policy was changed by a program");
+    }
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && !CPU_EQUAL(&cpus, &base_cpus) &&
+        sched_setaffinity(0, sizeof base_cpus, &base_cpus) != 0)
+        die("CPU affinity was changed by a program");
 }
 
 static sigset_t sigchld_set;
@@ -576,10 +707,10 @@ static Child *child_start(Command *cmd) {
     snprintf(path, sizeof path, "%s/%s", WORKDIR, cmd->file.data ? cmd->file.data : "main");
     int file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (file < 0) return NULL;
-    int failed = cmd->code.len && write(file, cmd->code.data, cmd->code.len) != (ssize_t)cmd->code.len;
-    int saved = errno;
+    ssize_t written = cmd->code.len ? write(file, cmd->code.data, cmd->code.len) : 0;
+    int saved = written < 0 ? errno : ENOSPC; /* a short write: /tmp is full */
     close(file);
-    if (failed) return errno = saved ? saved : ENOSPC, NULL;
+    if (written != (ssize_t)cmd->code.len) return errno = saved, NULL;
     if (cmd->argc == 0) return errno = EINVAL, NULL;
     int fds[3][2];
     for (int i = 0; i < 3; i++) {
@@ -622,8 +753,8 @@ static Child *child_start(Command *cmd) {
     for (int i = 0; i < 3; i++) set_nonblocking(i == 0 ? c->stdin_fd : c->out_fd[i - 1]);
     if (cmd->has_stdin) { /* the whole input, then end of file */
         c->close_stdin_when_flushed = 1;
-        size_t room = STDIN_BUFFER_MAX;
-        buf_add(&c->pending, cmd->stdin_data.data, cmd->stdin_data.len < room ? cmd->stdin_data.len : room);
+        size_t len = cmd->stdin_data.len;
+        buf_add(&c->pending, cmd->stdin_data.data, len < STDIN_BUFFER_MAX ? len : STDIN_BUFFER_MAX);
         child_flush(c);
     }
     return c;
@@ -733,7 +864,7 @@ static void child_finish(Child *c) {
     } else {
         long oom_after = oom_kills();
         if ((c->oom_before >= 0 && oom_after > c->oom_before) || code == -SIGKILL ||
-            (c->heap_exhausted && code != 0))
+            (c->heap_exhausted && (code == -SIGABRT || code == 128 + SIGABRT)))
             outcome = "memory"; /* nobody here sent SIGKILL: the kernel's OOM killer did */
         else
             outcome = code == 0 ? "ok" : "error";
@@ -742,12 +873,13 @@ static void child_finish(Child *c) {
     free(c);
 }
 
-/* ---- the loop --------------------------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------------------------- */
 
 static void handle(Command *cmd) {
     if (strcmp(cmd->op, "ping") == 0) {
         emit_simple("{\"ev\":\"pong\"}\n");
     } else if (strcmp(cmd->op, "run") == 0 && child == NULL) {
+        if (getpid() == 1) restore_process_state();
         clean_workdir();
         emit_start(cmd->index);
         child = child_start(cmd);
@@ -774,7 +906,8 @@ static void handle(Command *cmd) {
 int main(void) {
     /* Non-dumpable: the learner's processes (same uid) cannot open /proc/1/fd or ptrace us. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    /* PID 1 receives only the signals it handles: ignore them all, so learner code cannot end us. */
+    snapshot_process_state();
+    /* PID 1 receives only the signals it handles: ignore them all; learner code cannot end us. */
     for (size_t i = 0; i < sizeof SHIELDED_SIGNALS / sizeof *SHIELDED_SIGNALS; i++)
         signal(SHIELDED_SIGNALS[i], SIG_IGN);
     sigemptyset(&sigchld_set);
@@ -796,7 +929,8 @@ int main(void) {
         int timeout = -1;
         if (child != NULL) {
             for (int s = 0; s < 2; s++)
-                if (child->out_fd[s] >= 0) out_at[s] = n, fds[n++] = (struct pollfd){child->out_fd[s], POLLIN, 0};
+                if (child->out_fd[s] >= 0)
+                    out_at[s] = n, fds[n++] = (struct pollfd){child->out_fd[s], POLLIN, 0};
             if (child->pending.len > 0 && child->stdin_fd >= 0)
                 stdin_at = n, fds[n++] = (struct pollfd){child->stdin_fd, POLLOUT, 0};
             double left = child->deadline - now();
@@ -825,7 +959,7 @@ int main(void) {
                     Command cmd;
                     int blank = 1;
                     for (size_t i = 0; i < len; i++)
-                        if (commands.data[i] != ' ' && commands.data[i] != '\r' && commands.data[i] != '\t') blank = 0;
+                        if (!strchr(" \r\t", commands.data[i])) blank = 0;
                     if (!blank) {
                         if (!parse_command(commands.data, len, &cmd)) die("malformed command");
                         handle(&cmd);
@@ -837,7 +971,8 @@ int main(void) {
         }
         if (child == NULL) continue;
         for (int s = 0; s < 2; s++)
-            if (out_at[s] >= 0 && fds[out_at[s]].revents && child->out_fd[s] >= 0) child_read(child, s);
+            if (out_at[s] >= 0 && fds[out_at[s]].revents && child->out_fd[s] >= 0)
+                child_read(child, s);
         if (stdin_at >= 0 && fds[stdin_at].revents) child_flush(child);
         if (now() >= child->deadline && !child_poll_exit(child)) child_stop(child, "timeout");
         if (child_poll_exit(child)) {
