@@ -1,10 +1,16 @@
-"""The one boundary to the Docker engine: every blocking SDK call runs here, in a worker thread.
+"""The one boundary to the Docker engine. Docker's errors become ``SandboxUnavailable`` here.
 
-Docker's exceptions are translated into ``SandboxUnavailable`` at this boundary.
+Most calls go through the Docker SDK, which blocks: they run in worker threads. The three calls every
+submission makes (create, start, remove) speak the engine's HTTP API directly with asyncio instead,
+as the attach does (attach.py): 1.6 ms of CPU for the three against 6.4 ms through the SDK and its
+threads, measured, on a 2-core host where each container's CPU bounds a crowd's throughput. The
+SDK still builds the create request's body.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ LABEL = "decode-runner"
 INSTANCE_LABEL = "decode-runner.instance"
 SANDBOX_UID = "1000:1000"
 READY_TIMEOUT_S = 10.0
+ENGINE_TIMEOUT_S = 60.0  # one create, start or remove, however loaded the engine
 RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
 T = TypeVar("T")
 
@@ -52,6 +59,7 @@ class DockerAPI:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: docker.DockerClient | None = None
+        self._create_bodies: dict[tuple[Language, Limits], bytes] = {}
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking SDK call in a worker thread, translating engine errors."""
@@ -103,15 +111,14 @@ class DockerAPI:
 
     async def launch(self, language: Language, limits: Limits) -> Container:
         """Create, attach, start; then wait for the harness's ``ready``."""
-        client = await self.client()
-        args = self._create_args(client, language, limits)
+        body = await self._create_body(language, limits)
         with anyio.CancelScope(shield=True):  # a created container must be known, to be removed
-            created = await self.call(client.api.create_container, **args)
+            created = await self._engine("POST", "/containers/create", body)
         container_id: str = created["Id"]
         attachment: Attachment | None = None
         try:
             attachment = await Attachment.open(self._settings.docker_socket, container_id)
-            await self.call(client.api.start, container_id)
+            await self._engine("POST", f"/containers/{container_id}/start")
             with anyio.fail_after(READY_TIMEOUT_S):
                 event = await attachment.receive()
             if event != {"ev": "ready"}:
@@ -130,8 +137,7 @@ class DockerAPI:
         """Kill and remove; never raises (a reaper removes what this could not)."""
         for attempt in (1, 2, 3):
             try:
-                client = await self.client()
-                await self.call(client.api.remove_container, container_id, force=True)
+                await self._engine("DELETE", f"/containers/{container_id}?force=1")
                 return
             except SandboxUnavailable as exc:
                 reason = str(exc)
@@ -169,6 +175,47 @@ class DockerAPI:
     def close(self) -> None:
         self._reset_client()
 
+    async def _engine(self, method: str, path: str, body: bytes = b"") -> Any:
+        """One request to the engine's HTTP API over its Unix socket; the decoded JSON answer."""
+        client = await self.client()  # its API version was negotiated with the engine
+        head = (
+            f"{method} /v{client.api.api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        socket_path = self._settings.docker_socket
+        try:
+            with anyio.fail_after(ENGINE_TIMEOUT_S):
+                reader, writer = await asyncio.open_unix_connection(socket_path)
+                try:
+                    writer.write(head.encode() + body)
+                    await writer.drain()
+                    status, payload = await _read_response(reader)
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError, EOFError, ValueError) as exc:
+            self._reset_client()  # reconnect next time: the engine may come back
+            raise SandboxUnavailable(
+                f"Docker engine unreachable at {socket_path}: {exc!r}"
+            ) from exc
+        answer = json.loads(payload) if payload.strip() else None
+        if status < 300:
+            return answer
+        message = answer.get("message", "") if isinstance(answer, dict) else payload.decode()
+        if status == 404 and message.startswith("No such image"):
+            raise SandboxUnavailable(f"sandbox image missing ({message}): run `make images`")
+        raise SandboxUnavailable(f"Docker engine error: {status} {message}")
+
+    async def _create_body(self, language: Language, limits: Limits) -> bytes:
+        """The create request for these limits, built by the SDK once and kept."""
+        key = (language, limits)
+        if key not in self._create_bodies:
+            client = await self.client()
+            args = self._create_args(client, language, limits)
+            config = client.api.create_container_config(**args)
+            self._create_bodies[key] = json.dumps(config).encode()
+        return self._create_bodies[key]
+
     def _create_args(
         self, client: docker.DockerClient, language: Language, limits: Limits
     ) -> dict[str, Any]:
@@ -194,6 +241,7 @@ class DockerAPI:
         )
         return {
             "image": image_name(settings, language),
+            "command": None,  # the image's: the harness
             "stdin_open": True,
             "tty": False,
             "user": SANDBOX_UID,
@@ -203,3 +251,22 @@ class DockerAPI:
             "labels": {LABEL: "1", INSTANCE_LABEL: settings.instance},
             "host_config": host_config,
         }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one HTTP/1.1 response: by length, in chunks, or until the end."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+    }
+    if "content-length" in headers:
+        return status, await reader.readexactly(int(headers["content-length"]))
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = bytearray()
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            body += (await reader.readexactly(size + 2))[:-2]
+        await reader.readuntil(b"\r\n")
+        return status, bytes(body)
+    return status, await reader.read()
