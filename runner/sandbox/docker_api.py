@@ -198,10 +198,17 @@ class DockerAPI:
             raise SandboxUnavailable(
                 f"Docker engine unreachable at {socket_path}: {exc!r}"
             ) from exc
-        answer = json.loads(payload) if payload.strip() else None
-        if status < 300:
+        try:
+            answer = json.loads(payload) if payload.strip() else None
+        except ValueError:  # not JSON: an error page, or a broken engine
+            answer = None
+        if status < 300 and (answer is not None or not payload.strip()):
             return answer
-        message = answer.get("message", "") if isinstance(answer, dict) else payload.decode()
+        message = (
+            answer.get("message", "")
+            if isinstance(answer, dict)
+            else payload.decode(errors="replace")
+        )
         if status == 404 and message.startswith("No such image"):
             raise SandboxUnavailable(f"sandbox image missing ({message}): run `make images`")
         raise SandboxUnavailable(f"Docker engine error: {status} {message}")
