@@ -68,16 +68,17 @@ class DockerAPI:
                 lambda: fn(*args, **kwargs), abandon_on_cancel=True
             )
         except docker.errors.ImageNotFound as exc:
-            raise SandboxUnavailable(
-                f"sandbox image missing ({exc.explanation}): run `make images`"
-            ) from exc
+            raise _image_missing(str(exc.explanation)) from exc
         except (requests.exceptions.ConnectionError, OSError) as exc:
-            self._reset_client()  # reconnect next time: the engine may come back
-            raise SandboxUnavailable(
-                f"Docker engine unreachable at {self._settings.docker_socket}: {exc}"
-            ) from exc
+            raise self._unreachable(str(exc)) from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise SandboxUnavailable(f"Docker engine error: {exc}") from exc
+
+    def _unreachable(self, reason: str) -> SandboxUnavailable:
+        self._reset_client()  # reconnect next time: the engine may come back
+        return SandboxUnavailable(
+            f"Docker engine unreachable at {self._settings.docker_socket}: {reason}"
+        )
 
     def _reset_client(self) -> None:
         client, self._client = self._client, None
@@ -92,9 +93,7 @@ class DockerAPI:
                     lambda: docker.DockerClient(base_url=url, timeout=30), abandon_on_cancel=True
                 )
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                raise SandboxUnavailable(
-                    f"Docker engine unreachable at {self._settings.docker_socket}: {exc}"
-                ) from exc
+                raise self._unreachable(str(exc)) from exc
         return self._client
 
     async def ping(self) -> bool:
@@ -111,14 +110,12 @@ class DockerAPI:
 
     async def launch(self, language: Language, limits: Limits) -> Container:
         """Create, attach, start; then wait for the harness's ``ready``."""
-        body = await self._create_body(language, limits)
         with anyio.CancelScope(shield=True):  # a created container must be known, to be removed
-            created = await self._engine("POST", "/containers/create", body)
-        container_id: str = created["Id"]
+            container_id = await self.create(language, limits)
         attachment: Attachment | None = None
         try:
             attachment = await Attachment.open(self._settings.docker_socket, container_id)
-            await self._engine("POST", f"/containers/{container_id}/start")
+            await self.start(container_id)
             with anyio.fail_after(READY_TIMEOUT_S):
                 event = await attachment.receive()
             if event != {"ev": "ready"}:
@@ -132,6 +129,15 @@ class DockerAPI:
                 raise SandboxUnavailable(f"sandbox did not start ({exc!r})") from exc
             raise
         return Container(container_id, language, limits, attachment)
+
+    async def create(self, language: Language, limits: Limits) -> str:
+        """A new container (not started) whose harness will enforce ``limits``; its id."""
+        body = await self._create_body(language, limits)
+        created = await self._engine("POST", "/containers/create", body)
+        return str(created["Id"])
+
+    async def start(self, container_id: str) -> None:
+        await self._engine("POST", f"/containers/{container_id}/start")
 
     async def remove(self, container_id: str) -> None:
         """Kill and remove; never raises (a reaper removes what this could not)."""
@@ -183,10 +189,9 @@ class DockerAPI:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         )
-        socket_path = self._settings.docker_socket
         try:
             with anyio.fail_after(ENGINE_TIMEOUT_S):
-                reader, writer = await asyncio.open_unix_connection(socket_path)
+                reader, writer = await asyncio.open_unix_connection(self._settings.docker_socket)
                 try:
                     writer.write(head.encode() + body)
                     await writer.drain()
@@ -194,10 +199,7 @@ class DockerAPI:
                 finally:
                     writer.close()
         except (OSError, TimeoutError, EOFError, ValueError) as exc:
-            self._reset_client()  # reconnect next time: the engine may come back
-            raise SandboxUnavailable(
-                f"Docker engine unreachable at {socket_path}: {exc!r}"
-            ) from exc
+            raise self._unreachable(repr(exc)) from exc
         try:
             answer = json.loads(payload) if payload.strip() else None
         except ValueError:  # not JSON: an error page, or a broken engine
@@ -210,7 +212,7 @@ class DockerAPI:
             else payload.decode(errors="replace")
         )
         if status == 404 and message.startswith("No such image"):
-            raise SandboxUnavailable(f"sandbox image missing ({message}): run `make images`")
+            raise _image_missing(message)
         raise SandboxUnavailable(f"Docker engine error: {status} {message}")
 
     async def _create_body(self, language: Language, limits: Limits) -> bytes:
@@ -277,3 +279,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         await reader.readuntil(b"\r\n")
         return status, bytes(body)
     return status, await reader.read()
+
+
+def _image_missing(detail: str) -> SandboxUnavailable:
+    return SandboxUnavailable(f"sandbox image missing ({detail}): run `make images`")
