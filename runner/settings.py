@@ -62,6 +62,16 @@ class Settings:
     # Web server (added by the server work)
     web_dir: Path = Path("web/dist")  # the built front end: index.html, exercise.html, assets/
 
+    # Platforms (MOOCs): docs/embedding.md
+    platforms: str = ""  # path of platforms.toml ("" = no platform)
+    token_audience: str = "decode-runner"  # the `aud` launch tokens must carry
+    session_idle_minutes: int = 120  # a learner session ends after this long unused
+    webhook_timeout_s: float = 10.0
+    webhook_first_retry_s: float = 10.0  # then doubling, up to webhook_max_retry_s
+    webhook_max_retry_s: float = 3600.0
+    webhook_abandon_hours: float = 72.0  # an event not delivered by then is abandoned
+    outbox_keep_days: float = 7.0  # delivered and abandoned events are deleted after this
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``); ``overrides`` win over both."""

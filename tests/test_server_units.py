@@ -11,13 +11,18 @@ import pytest
 from starlette.datastructures import Headers
 
 from runner.exercises import Exercise, TestCase
+from runner.identity.keys import KeyResolver
+from runner.identity.platforms import Platforms
+from runner.identity.webhooks import DeliveryPolicy, Dispatcher
 from runner.sandbox import Finished, Language, Outcome, Output, RunFinished, RunStarted
 from runner.settings import Settings
+from runner.store import AccountStore, OutboxStore, ProgressStore
 from runner.web.capacity import Capacity, QueueFull, RateLimiter
 from runner.web.connection import origin_allowed
-from runner.web.identity import InvalidLearner, new_learner, parse_learner
 from runner.web.jobs import Job
+from runner.web.learners import InvalidLearner, Learner, new_learner, parse_learner
 from runner.web.metrics import Gauges, Metrics
+from runner.web.outbound import Outbound
 from runner.web.pages import content_security_policy
 from runner.web.protocol import Mode
 from runner.web.render import instructions_html
@@ -229,21 +234,41 @@ class ScriptedSession:
         return None
 
 
-async def _job_messages(settings: Settings, mode: Mode, events: list[object]) -> list[Any]:
-    """Every message a job sends; the store is never opened, so every write fails."""
-    runtime = Runtime(settings)
-    sent: list[dict[str, Any]] = []
+class ScriptedSandbox:
+    """A sandbox whose every session plays the same events."""
+
+    def __init__(self, events: list[object]) -> None:
+        self.events = events
 
     @asynccontextmanager
-    async def session(submission: object) -> AsyncIterator[ScriptedSession]:
-        yield ScriptedSession(events)
+    async def session(self, submission: object) -> AsyncIterator[ScriptedSession]:
+        yield ScriptedSession(self.events)
+
+
+async def _job_messages(settings: Settings, mode: Mode, events: list[object]) -> list[Any]:
+    """Every message a job sends; the store is never opened, so every write fails."""
+    store = ProgressStore(settings.database_url)
+    outbound = Outbound()
+    policy = DeliveryPolicy()
+    dispatcher = Dispatcher(
+        OutboxStore(store), AccountStore(store), Platforms(), outbound.post, policy
+    )
+    runtime = Runtime(
+        settings,
+        sandbox=ScriptedSandbox(events),  # type: ignore[arg-type]
+        store=store,
+        platforms=Platforms(),
+        keys=KeyResolver(outbound.fetch_json),
+        dispatcher=dispatcher,
+    )
+    sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    runtime.sandbox.session = session  # type: ignore[method-assign]
     with anyio.fail_after(5):
-        await Job(runtime, "a" * 32, ECHO, "print(input())", mode, send).run()
+        await Job(runtime, Learner("a" * 32), ECHO, "print(input())", mode, send).run()
+    await outbound.close()
     assert not runtime.jobs
     return sent
 

@@ -111,6 +111,7 @@ async def test_ws_learner_id_is_kept_or_issued(server: LiveServer) -> None:
             "type": "welcome",
             "learner": issued["learner"],
             "issued": False,
+            "account": False,
         }
     from websockets.asyncio.client import connect
 

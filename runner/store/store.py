@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runner.store import revisions
+from runner.store.changes import Account, track_change
 from runner.store.tables import UTCDateTime, learners, progress
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,32 @@ class ExerciseProgress:
     hints_revealed: int = 0
     last_code: str | None = None
 
+    @property
+    def status(self) -> str:
+        """``todo``, ``started`` or ``solved``: what the pages and the platforms show."""
+        if self.solved:
+            return "solved"
+        started = self.attempts or self.hints_revealed or self.last_code is not None
+        return "started" if started else "todo"
+
+    def public(self) -> dict[str, Any]:
+        """The progress as platforms see it (API and webhooks): no code."""
+        return {
+            "exercise": self.exercise_id,
+            "status": self.status,
+            "attempts": self.attempts,
+            "solved": self.solved,
+            "solved_at": iso(self.solved_at),
+            "first_attempt_at": iso(self.first_attempt_at),
+            "last_attempt_at": iso(self.last_attempt_at),
+            "hints_revealed": self.hints_revealed,
+        }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, or None."""
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -137,57 +164,83 @@ class ProgressStore:
         return True
 
     async def register_learner(self, learner: str) -> None:
-        await self._write("register_learner", lambda conn: _ensure_learner(conn, learner))
+        await self.write("register_learner", lambda conn: _ensure_learner(conn, learner))
 
     async def get(self, learner: str, exercise: str) -> ExerciseProgress:
         """The learner's progress on ``exercise`` (all zeros when nothing is recorded)."""
-        rows = await self._read("get", _GET, {"learner": learner, "exercise": exercise})
-        return _progress(rows[0]) if rows else ExerciseProgress(exercise)
+        rows = await self.read("get", _GET, {"learner": learner, "exercise": exercise})
+        return progress_of(rows[0]) if rows else ExerciseProgress(exercise)
 
     async def all_for(self, learner: str) -> dict[str, ExerciseProgress]:
         query = select(progress).where(progress.c.learner_id == learner)
-        rows = await self._read("all_for", query, {})
-        return {row["exercise_id"]: _progress(row) for row in rows}
+        rows = await self.read("all_for", query, {})
+        return {row["exercise_id"]: progress_of(row) for row in rows}
 
-    async def record_attempt(self, learner: str, exercise: str, code: str) -> ExerciseProgress:
-        """Count one submission (run or check) and keep its code."""
-        return await self._upsert("record_attempt", _RECORD_ATTEMPT, learner, exercise, code=code)
+    async def record_attempt(
+        self, learner: str, exercise: str, code: str, account: Account | None = None
+    ) -> ExerciseProgress:
+        """Count one submission (run or check) and keep its code.
 
-    async def record_solved(self, learner: str, exercise: str) -> ExerciseProgress:
+        With an ``account``, the change gets its platform's next sequence number and its webhook
+        event, in the same transaction (so does every progress change below)."""
+        return await self._upsert(
+            "record_attempt", _RECORD_ATTEMPT, learner, exercise, account, code=code
+        )
+
+    async def record_solved(
+        self, learner: str, exercise: str, account: Account | None = None
+    ) -> ExerciseProgress:
         """Mark solved; ``solved_at`` keeps the first time."""
-        return await self._upsert("record_solved", _RECORD_SOLVED, learner, exercise)
+        return await self._upsert("record_solved", _RECORD_SOLVED, learner, exercise, account)
 
     async def save_code(self, learner: str, exercise: str, code: str) -> None:
-        await self._upsert("save_code", _SAVE_CODE, learner, exercise, code=code)
+        """Keep the editor's code: not a progress change (no event)."""
+        await self._upsert("save_code", _SAVE_CODE, learner, exercise, None, code=code)
 
-    async def reveal_hint(self, learner: str, exercise: str, total: int) -> int:
+    async def reveal_hint(
+        self, learner: str, exercise: str, total: int, account: Account | None = None
+    ) -> int:
         """Reveal one more hint, never more than ``total``; returns how many are revealed."""
         if total > 0:
             changed = await self._upsert(
-                "reveal_hint", _REVEAL_HINT, learner, exercise, total=total
+                "reveal_hint", _REVEAL_HINT, learner, exercise, account, total=total
             )
             return changed.hints_revealed
         return (await self.get(learner, exercise)).hints_revealed
 
     async def _upsert(
-        self, operation: str, statement: Update, learner: str, exercise: str, **values: Any
+        self,
+        operation: str,
+        statement: Update,
+        learner: str,
+        exercise: str,
+        account: Account | None,
+        **values: Any,
     ) -> ExerciseProgress:
         """Run one of the UPDATE … RETURNING statements above; when the row is missing, create
         it (and its learner) first. One statement in the usual case; SQLite (3.35+) and
         PostgreSQL both return rows from an UPDATE, so no dialect-specific upsert is needed."""
-        params = {"learner": learner, "exercise": exercise, "now": _now(), **values}
+        now = _now()
+        params = {"learner": learner, "exercise": exercise, "now": now, **values}
 
         async def write(conn: AsyncConnection) -> ExerciseProgress:
+            before = await _hints_before(conn, params) if account and "total" in values else None
             row = (await conn.execute(statement, params)).mappings().first()
             if row is None:
                 await _ensure_learner(conn, learner)
                 await conn.execute(progress.insert().values(_initial_row(learner, exercise)))
                 row = (await conn.execute(statement, params)).mappings().one()
-            return _progress(dict(row))
+            result = progress_of(dict(row))
+            if account is not None:
+                solved_now = result.solved_at == now and operation == "record_solved"
+                changed = before is None or result.hints_revealed != before
+                if (operation != "record_solved" and changed) or solved_now:
+                    await track_change(conn, account, result.public(), solved_now, now)
+            return result
 
-        return await self._write(operation, write)
+        return await self.write(operation, write)
 
-    async def _write(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def write(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction; a concurrent insert of the same row retries once."""
         for attempt in (1, 2):
             try:
@@ -200,7 +253,7 @@ class ProgressStore:
                 raise StoreError(operation, str(exc)) from exc
         raise AssertionError("unreachable")
 
-    async def _read(
+    async def read(
         self, operation: str, query: Any, params: dict[str, Any]
     ) -> list[dict[str, Any]]:
         try:
@@ -209,6 +262,11 @@ class ProgressStore:
                 return [dict(row._mapping) for row in result]
         except SQLAlchemyError as exc:
             raise StoreError(operation, str(exc)) from exc
+
+
+async def _hints_before(conn: AsyncConnection, params: dict[str, Any]) -> int:
+    row = (await conn.execute(_GET, params)).mappings().first()
+    return int(row["hints_revealed"]) if row is not None else 0
 
 
 async def _ensure_learner(conn: AsyncConnection, learner: str) -> None:
@@ -234,7 +292,7 @@ def _initial_row(learner: str, exercise: str) -> dict[str, Any]:
     }
 
 
-def _progress(row: dict[str, Any]) -> ExerciseProgress:
+def progress_of(row: Any) -> ExerciseProgress:
     return ExerciseProgress(
         exercise_id=row["exercise_id"],
         attempts=row["attempts"],

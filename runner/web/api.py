@@ -11,7 +11,16 @@ from starlette.routing import Route
 
 from runner.exercises import Exercise
 from runner.store import ExerciseProgress
-from runner.web.identity import LEARNER_HEADER, InvalidLearner, new_learner, parse_learner
+from runner.web.learners import (
+    LEARNER_HEADER,
+    SESSION_HEADER,
+    InvalidLearner,
+    Learner,
+    SessionExpired,
+    new_learner,
+    parse_learner,
+    resume_session,
+)
 from runner.web.protocol import MESSAGES, ErrorCode
 from runner.web.render import instructions_html
 from runner.web.runtime import Runtime
@@ -43,13 +52,26 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _learner(request: Request, required: bool) -> str | None:
+async def request_learner(request: Request, required: bool) -> Learner | None:
+    """The session's account (``X-Session``), else the anonymous id (``X-Learner``)."""
+    session = request.headers.get(SESSION_HEADER)
+    if session is not None:
+        try:
+            return await resume_session(_runtime(request), session)
+        except SessionExpired:
+            raise ApiError(401, "session_expired", MESSAGES[ErrorCode.SESSION_EXPIRED]) from None
     try:
         learner = parse_learner(request.headers.get(LEARNER_HEADER))
     except InvalidLearner:
         raise ApiError(400, "learner", MESSAGES[ErrorCode.LEARNER]) from None
     if learner is None and required:
         raise ApiError(400, "learner", "Identifiant d'apprenant manquant : recharge la page.")
+    return Learner(learner) if learner is not None else None
+
+
+async def _required_learner(request: Request) -> Learner:
+    learner = await request_learner(request, required=True)
+    assert learner is not None
     return learner
 
 
@@ -61,12 +83,7 @@ def _exercise(request: Request) -> Exercise:
 
 
 def status_of(progress: ExerciseProgress | None) -> str:
-    if progress is None:
-        return "todo"
-    if progress.solved:
-        return "solved"
-    started = progress.attempts or progress.hints_revealed or progress.last_code is not None
-    return "started" if started else "todo"
+    return progress.status if progress is not None else "todo"
 
 
 async def create_session(request: Request) -> Response:
@@ -76,10 +93,12 @@ async def create_session(request: Request) -> Response:
 
 
 async def config(request: Request) -> Response:
-    settings = _runtime(request).settings
+    runtime = _runtime(request)
+    settings = runtime.settings
+    origins = dict.fromkeys((*settings.embed_origins, *runtime.platforms.origins()))
     return json_response(
         {
-            "embed_origins": list(settings.embed_origins),
+            "embed_origins": list(origins),
             "languages": LANGUAGES,
             "max_code_bytes": settings.max_code_bytes,
         }
@@ -89,8 +108,8 @@ async def config(request: Request) -> Response:
 async def courses(request: Request) -> Response:
     runtime = _runtime(request)
     catalog = runtime.require_catalog()
-    learner = _learner(request, required=False)
-    done = await runtime.store.all_for(learner) if learner else {}
+    learner = await request_learner(request, required=False)
+    done = await runtime.store.all_for(learner.id) if learner else {}
     weeks = []
     for week in catalog.course.weeks:
         exercises = [
@@ -110,8 +129,8 @@ async def courses(request: Request) -> Response:
 async def exercise_detail(request: Request) -> Response:
     runtime = _runtime(request)
     exercise = _exercise(request)
-    learner = _learner(request, required=False)
-    progress = await runtime.store.get(learner, exercise.id) if learner else None
+    learner = await request_learner(request, required=False)
+    progress = await runtime.store.get(learner.id, exercise.id) if learner else None
     catalog = runtime.require_catalog()
     code = progress.last_code if progress and progress.last_code is not None else exercise.starter
     revealed = progress.hints_revealed if progress else 0
@@ -141,19 +160,20 @@ async def exercise_detail(request: Request) -> Response:
 
 async def reveal_hint(request: Request) -> Response:
     exercise = _exercise(request)
-    learner = _learner(request, required=True)
-    assert learner is not None
+    learner = await _required_learner(request)
     total = len(exercise.hints)
-    revealed = await _runtime(request).store.reveal_hint(learner, exercise.id, total)
+    runtime = _runtime(request)
+    revealed = await runtime.store.reveal_hint(learner.id, exercise.id, total, learner.account)
+    if learner.account is not None:
+        runtime.dispatcher.wake()
     return json_response({"hints": list(exercise.hints[:revealed]), "hints_total": total})
 
 
 async def save_code(request: Request) -> Response:
     exercise = _exercise(request)
-    learner = _learner(request, required=True)
-    assert learner is not None
+    learner = await _required_learner(request)
     runtime = _runtime(request)
-    body = await _capped_body(request, runtime.settings.max_code_bytes * 2 + BODY_OVERHEAD_BYTES)
+    body = await capped_body(request, runtime.settings.max_code_bytes * 2 + BODY_OVERHEAD_BYTES)
     try:
         document = json.loads(body)
         code = document["code"]
@@ -166,11 +186,11 @@ async def save_code(request: Request) -> Response:
         ) from None
     if size > runtime.settings.max_code_bytes:
         raise ApiError(413, "too_large", TOO_LARGE)
-    await runtime.store.save_code(learner, exercise.id, code)
+    await runtime.store.save_code(learner.id, exercise.id, code)
     return Response(status_code=204, headers=NO_STORE)
 
 
-async def _capped_body(request: Request, limit: int) -> bytes:
+async def capped_body(request: Request, limit: int) -> bytes:
     """The body, refused (413) from its Content-Length or as soon as more than ``limit`` arrives."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -184,9 +204,8 @@ async def _capped_body(request: Request, limit: int) -> bytes:
 
 
 async def progress(request: Request) -> Response:
-    learner = _learner(request, required=True)
-    assert learner is not None
-    records = await _runtime(request).store.all_for(learner)
+    learner = await _required_learner(request)
+    records = await _runtime(request).store.all_for(learner.id)
     exercises = {
         exercise_id: {
             "attempts": p.attempts,
@@ -197,7 +216,8 @@ async def progress(request: Request) -> Response:
         }
         for exercise_id, p in records.items()
     }
-    return json_response({"learner": learner, "exercises": exercises})
+    anonymous = learner.id if learner.account is None else None  # an account's id stays ours
+    return json_response({"learner": anonymous, "exercises": exercises})
 
 
 async def healthz(request: Request) -> Response:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,11 +16,16 @@ from starlette.responses import Response
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runner.identity.keys import KeyResolver
+from runner.identity.platforms import load_platforms
+from runner.identity.webhooks import DeliveryPolicy, Dispatcher
+from runner.sandbox import Sandbox
 from runner.settings import Settings
-from runner.store import StoreError
-from runner.web import api, pages
+from runner.store import AccountStore, OutboxStore, ProgressStore, StoreError
+from runner.web import api, launch, pages, platform_api
 from runner.web.api import ApiError, json_response
 from runner.web.connection import websocket_endpoint
+from runner.web.outbound import Outbound
 from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -67,21 +74,59 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"error": code, "message": message}, status=exc.status_code)
 
 
+def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
+    """Compose the server's collaborators; nothing starts here. ``PlatformConfigError`` when the
+    platforms file is wrong (it names the file, the field and the reason)."""
+    store = ProgressStore(settings.database_url)
+    platforms = load_platforms(settings.platforms)
+    policy = DeliveryPolicy(
+        timeout_s=settings.webhook_timeout_s,
+        first_retry_s=settings.webhook_first_retry_s,
+        max_retry_s=settings.webhook_max_retry_s,
+        abandon_after=timedelta(hours=settings.webhook_abandon_hours),
+        keep_finished=timedelta(days=settings.outbox_keep_days),
+    )
+    dispatcher = Dispatcher(
+        OutboxStore(store), AccountStore(store), platforms, outbound.post, policy
+    )
+    return Runtime(
+        settings,
+        sandbox=Sandbox(settings),
+        store=store,
+        platforms=platforms,
+        keys=KeyResolver(outbound.fetch_json),
+        dispatcher=dispatcher,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app; nothing starts until the lifespan runs (``uvicorn --factory`` works too)."""
     settings = settings if settings is not None else Settings.from_env()
-    runtime = Runtime(settings)
+    outbound = Outbound()
+    runtime = build_runtime(settings, outbound)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await runtime.start()
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                await runtime.start()
+                background.start_soon(runtime.dispatcher.run_forever)
+                try:
+                    yield
+                finally:
+                    background.cancel_scope.cancel()
         finally:
             await runtime.close()
+            await outbound.close()
 
     app = Starlette(
-        routes=[*api.routes, WebSocketRoute("/ws", websocket_endpoint), *pages.routes(settings)],
+        routes=[
+            *api.routes,
+            *launch.routes,
+            *platform_api.routes,
+            WebSocketRoute("/ws", websocket_endpoint),
+            *pages.routes(settings),
+        ],
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={
             ApiError: _api_error,

@@ -14,8 +14,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runner.store import StoreError
 from runner.web import protocol
-from runner.web.identity import InvalidLearner, new_learner, parse_learner
 from runner.web.jobs import Job, JobState
+from runner.web.learners import (
+    SESSION_PARAM,
+    InvalidLearner,
+    Learner,
+    SessionExpired,
+    new_learner,
+    parse_learner,
+    resume_session,
+)
 from runner.web.protocol import (
     ClientMessage,
     ErrorCode,
@@ -38,17 +46,17 @@ def origin_allowed(headers: Headers, allowed: tuple[str, ...]) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return True
-    normalized = _origin_key(origin)
+    normalized = origin_key(origin)
     if normalized is None:
         return False
-    if normalized in {_origin_key(entry) for entry in allowed}:
+    if normalized in {origin_key(entry) for entry in allowed}:
         return True
     host = headers.get("host", "").lower()
     scheme, _, netloc = normalized.partition("://")
     return netloc in {host, _strip_default_port(host, scheme)}
 
 
-def _origin_key(origin: str) -> str | None:
+def origin_key(origin: str) -> str | None:
     parts = urlsplit(origin.strip().lower())
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
@@ -80,7 +88,7 @@ class Connection:
     def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
         self.websocket = websocket
         self.runtime = runtime
-        self.learner = ""
+        self.learner = Learner("")
         self.job: Job | None = None
         self._send_lock = anyio.Lock()
         self._closed = False
@@ -108,6 +116,9 @@ class Connection:
                 self._tasks.cancel_scope.cancel()
 
     async def _identify(self) -> bool:
+        session = self.websocket.query_params.get(SESSION_PARAM)
+        if session is not None:
+            return await self._resume(session)
         raw = self.websocket.query_params.get("learner")
         try:
             learner = parse_learner(raw)
@@ -116,13 +127,28 @@ class Connection:
             await self.websocket.close(code=WS_1008_POLICY_VIOLATION)
             return False
         issued = learner is None
-        self.learner = learner or new_learner()
+        self.learner = Learner(learner or new_learner())
         if issued:
             try:
-                await self.runtime.store.register_learner(self.learner)
+                await self.runtime.store.register_learner(self.learner.id)
             except StoreError:
                 logger.exception("could not register an issued learner id")
-        await self.send(protocol.welcome(self.learner, issued))
+        await self.send(protocol.welcome(self.learner.id, issued))
+        return True
+
+    async def _resume(self, session: str) -> bool:
+        """A platform account's socket; an expired session is told, then closed (never
+        downgraded to an anonymous learner)."""
+        try:
+            self.learner = await resume_session(self.runtime, session)
+        except (SessionExpired, StoreError) as exc:
+            code = (
+                ErrorCode.SESSION_EXPIRED if isinstance(exc, SessionExpired) else ErrorCode.INTERNAL
+            )
+            await self.send(protocol.error(code))
+            await self.websocket.close(code=WS_1008_POLICY_VIOLATION)
+            return False
+        await self.send(protocol.welcome(None, issued=False))
         return True
 
     async def _receive_loop(self) -> None:
@@ -173,7 +199,7 @@ class Connection:
         exercise = self.runtime.require_catalog().get(request.exercise)
         if exercise is None:
             raise ProtocolError(ErrorCode.UNKNOWN_EXERCISE, f"no exercise {request.exercise!r}")
-        if not self.runtime.rate_limiter.allow(self.learner):
+        if not self.runtime.rate_limiter.allow(self.learner.id):
             raise ProtocolError(ErrorCode.RATE_LIMITED)
         job = Job(self.runtime, self.learner, exercise, request.code, Mode(request.mode), self.send)
         self.job = job

@@ -26,6 +26,7 @@ from runner.sandbox import (
 from runner.store import ExerciseProgress, StoreError
 from runner.web import protocol
 from runner.web.capacity import QueueFull
+from runner.web.learners import Learner
 from runner.web.protocol import ErrorCode, Mode
 from runner.web.runtime import Runtime
 
@@ -46,7 +47,13 @@ class Job:
     """Waits for a sandbox, runs the submission, streams its events, records progress."""
 
     def __init__(
-        self, runtime: Runtime, learner: str, exercise: Exercise, code: str, mode: Mode, send: Send
+        self,
+        runtime: Runtime,
+        learner: Learner,
+        exercise: Exercise,
+        code: str,
+        mode: Mode,
+        send: Send,
     ) -> None:
         self.runtime = runtime
         self.learner = learner
@@ -244,11 +251,19 @@ class Job:
         """
         with anyio.CancelScope(shield=True):
             try:
-                await self.runtime.store.record_attempt(self.learner, self.exercise.id, self.code)
+                await self.runtime.store.record_attempt(
+                    self.learner.id, self.exercise.id, self.code, self.learner.account
+                )
             except StoreError:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
                 return False
+        self._changed()
         return True
+
+    def _changed(self) -> None:
+        """A platform learner's change queued webhook events: deliver them now, elsewhere."""
+        if self.learner.account is not None:
+            self.runtime.dispatcher.wake()
 
     async def _record_result(self, solved: bool) -> ExerciseProgress | None:
         store, exercise_id = self.runtime.store, self.exercise.id
@@ -256,9 +271,12 @@ class Job:
         with anyio.CancelScope(shield=True):
             try:
                 if solved:
-                    result = await store.record_solved(self.learner, exercise_id)
+                    result = await store.record_solved(
+                        self.learner.id, exercise_id, self.learner.account
+                    )
+                    self._changed()
                 else:
-                    result = await store.get(self.learner, exercise_id)
+                    result = await store.get(self.learner.id, exercise_id)
             except StoreError:
                 logger.exception("progress not recorded (result) for %s", exercise_id)
         return result

@@ -32,6 +32,10 @@ class Gauges:
     sandboxes_busy: int
     connections: int
     pool_ready: dict[str, int]
+    outbox_pending: int = 0
+    outbox_abandoned: int = 0
+    webhooks_delivered: int = 0
+    webhook_failures: int = 0
 
 
 class Metrics:
@@ -63,8 +67,24 @@ class Metrics:
             ("decode_queue_length", gauges.queue_length, "Submissions waiting for a sandbox."),
             ("decode_sandboxes_busy", gauges.sandboxes_busy, "Sandboxes running a submission."),
             ("decode_connections", gauges.connections, "Open WebSocket connections."),
+            ("decode_outbox_pending", gauges.outbox_pending, "Webhook events not yet delivered."),
+            (
+                "decode_outbox_abandoned",
+                gauges.outbox_abandoned,
+                "Webhook events given up on (kept for outbox_keep_days).",
+            ),
         ):
             lines += _header(name, "gauge", text)
+            lines.append(f"{name} {value}")
+        for name, value, text in (
+            ("decode_webhooks_delivered_total", gauges.webhooks_delivered, "Events delivered."),
+            (
+                "decode_webhook_failures_total",
+                gauges.webhook_failures,
+                "Failed delivery attempts (each is retried until abandoned).",
+            ),
+        ):
+            lines += _header(name, "counter", text)
             lines.append(f"{name} {value}")
         lines += _header("decode_pool_ready", "gauge", "Warm containers waiting, by language.")
         for language, ready in sorted(gauges.pool_ready.items()):

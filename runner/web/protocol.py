@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     NOT_RUNNING = "not_running"
     NOT_INTERACTIVE = "not_interactive"
     LEARNER = "learner"
+    SESSION_EXPIRED = "session_expired"
     INTERNAL = "internal"
 
 
@@ -49,6 +50,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_RUNNING: "Aucun programme n'est en cours.",
     ErrorCode.NOT_INTERACTIVE: "La vérification ne lit pas le clavier : utilise « Exécuter ».",
     ErrorCode.LEARNER: "Identifiant d'apprenant invalide : recharge la page.",
+    ErrorCode.SESSION_EXPIRED: (
+        "Ta session a expiré : recharge la page du cours pour retrouver ton travail."
+    ),
     ErrorCode.INTERNAL: "Erreur interne du serveur : réessaie dans un instant.",
 }
 
@@ -152,8 +156,9 @@ def from_protocol_error(exc: ProtocolError) -> dict[str, Any]:
     return error(exc.code, exc.message(), exc.detail)
 
 
-def welcome(learner: str, issued: bool) -> dict[str, Any]:
-    return {"type": "welcome", "learner": learner, "issued": issued}
+def welcome(learner: str | None, issued: bool) -> dict[str, Any]:
+    """``learner`` is None for a platform account: its id never leaves the server."""
+    return {"type": "welcome", "learner": learner, "issued": issued, "account": learner is None}
 
 
 def queued(position: int) -> dict[str, Any]:

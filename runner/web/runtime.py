@@ -1,4 +1,5 @@
-"""Runtime: what the server composes (catalog, sandbox, store, capacity), started in lifespan."""
+"""Runtime: what the server composes (catalog, sandbox, store, platforms, capacity), started in
+the lifespan. Its collaborators are built by ``runner.web.app.build_runtime`` and passed in."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from runner.exercises import Catalog, load_catalog
+from runner.identity.keys import KeyResolver
+from runner.identity.platforms import Platforms
+from runner.identity.webhooks import Dispatcher
 from runner.sandbox import Sandbox
 from runner.settings import Settings
-from runner.store import ProgressStore
+from runner.store import AccountStore, ProgressStore
 from runner.web.capacity import Capacity, RateLimiter
 from runner.web.metrics import Gauges, Metrics
 
@@ -27,10 +31,22 @@ _POLL_S = 0.05
 class Runtime:
     """The server's state. The constructor only stores; ``start``/``close`` run in the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sandbox: Sandbox,
+        store: ProgressStore,
+        platforms: Platforms,
+        keys: KeyResolver,
+        dispatcher: Dispatcher,
+    ) -> None:
         self.settings = settings
-        self.sandbox = Sandbox(settings)
-        self.store = ProgressStore(settings.database_url)
+        self.sandbox = sandbox
+        self.store = store
+        self.accounts = AccountStore(store)
+        self.platforms = platforms
+        self.keys = keys
+        self.dispatcher = dispatcher
         self.capacity = Capacity(settings.max_concurrent, settings.queue_size)
         self.rate_limiter = RateLimiter(settings.rate_per_minute)
         self.metrics = Metrics()
@@ -120,5 +136,9 @@ class Runtime:
             sandboxes_busy=self.sandbox.busy,
             connections=self.connections,
             pool_ready=self.sandbox.pool.ready(),
+            outbox_pending=self.dispatcher.counts.pending,
+            outbox_abandoned=self.dispatcher.counts.abandoned,
+            webhooks_delivered=self.dispatcher.delivered,
+            webhook_failures=self.dispatcher.failures,
         )
         return self.metrics.render(gauges)

@@ -1,0 +1,177 @@
+"""Webhooks: events signed with HMAC-SHA256 and delivered from the persistent outbox with
+exponential back-off. Delivery runs in its own task, never on a learner's check path."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio
+
+from runner.identity.platforms import Platforms
+from runner.store import AccountStore, OutboxCounts, OutboxEvent, OutboxStore, StoreError
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Decode-Signature"
+EVENT_ID_HEADER = "Decode-Event-Id"
+EVENT_TYPE_HEADER = "Decode-Event-Type"
+BATCH = 50
+IDLE_POLL_S = 5.0
+MAINTENANCE_S = 600.0
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes, now: int, tolerance_s: int = 300) -> bool:
+    """What a receiver does (and the docs show): recompute, compare in constant time, and
+    refuse a timestamp outside ``tolerance_s`` (a replayed delivery)."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(fields["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs(now - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    timeout_s: float = 10.0
+    first_retry_s: float = 10.0
+    max_retry_s: float = 3600.0
+    abandon_after: timedelta = timedelta(days=3)
+    keep_finished: timedelta = timedelta(days=7)
+
+    def retry_delay(self, attempts: int) -> float:
+        """Exponential back-off with full jitter on the upper half: 10 s, 20 s, 40 s … 1 h."""
+        base = min(self.max_retry_s, self.first_retry_s * 2.0 ** max(0, attempts - 1))
+        return float(base / 2 + random.random() * base / 2)
+
+
+# (url, body, headers, timeout) -> HTTP status; raises OSError/TimeoutError on no answer.
+Post = Callable[[str, bytes, dict[str, str], float], Awaitable[int]]
+
+
+class Dispatcher:
+    """Delivers due outbox events; ``wake`` after a commit makes new events go out at once."""
+
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        accounts: AccountStore,
+        platforms: Platforms,
+        post: Post,
+        policy: DeliveryPolicy,
+    ) -> None:
+        self.outbox = outbox
+        self.accounts = accounts
+        self.platforms = platforms
+        self.post = post
+        self.policy = policy
+        self.delivered = 0
+        self.failures = 0
+        self.abandoned = 0
+        self.counts = OutboxCounts(pending=0, abandoned=0)  # as of the last loop
+        self._wake = anyio.Event()
+        self._last_maintenance = float("-inf")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """The delivery loop (cancelled at shutdown; the outbox keeps what is not delivered)."""
+        while True:
+            try:
+                await self.deliver_due()
+                await self._maintain()
+                self.counts = await self.outbox.counts()
+                delay = await self._until_next()
+            except StoreError as exc:
+                logger.warning("webhook outbox unavailable: %s", exc)
+                delay = IDLE_POLL_S
+            with anyio.move_on_after(delay):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+
+    async def deliver_due(self) -> int:
+        events = await self.outbox.due(_now(), BATCH)
+        async with anyio.create_task_group() as tasks:
+            for event in events:
+                tasks.start_soon(self._deliver, event)
+        return len(events)
+
+    async def _deliver(self, event: OutboxEvent) -> None:
+        platform = self.platforms.get(event.platform)
+        if platform is None or not platform.webhook_url:
+            await self._fail(event, "no webhook configured for this platform")
+            return
+        body = event.body.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "decode-runner-webhooks/1",
+            EVENT_ID_HEADER: event.id,
+            EVENT_TYPE_HEADER: event.type,
+            SIGNATURE_HEADER: sign(platform.webhook_secret, int(_now().timestamp()), body),
+        }
+        try:
+            status = await self.post(platform.webhook_url, body, headers, self.policy.timeout_s)
+        except (OSError, TimeoutError) as exc:
+            await self._fail(event, f"no answer: {type(exc).__name__}: {exc}"[:200])
+            return
+        if 200 <= status < 300:
+            self.delivered += 1
+            await self.outbox.delivered(event.id, _now())
+        else:
+            await self._fail(event, f"HTTP {status}")
+
+    async def _fail(self, event: OutboxEvent, error: str) -> None:
+        now = _now()
+        self.failures += 1
+        if now - event.created_at >= self.policy.abandon_after:
+            self.abandoned += 1
+            logger.error(
+                "webhook event %s (%s, platform %s) ABANDONED after %d attempts: %s",
+                event.id,
+                event.type,
+                event.platform,
+                event.attempts + 1,
+                error,
+            )
+            await self.outbox.abandoned(event.id, now, error)
+            return
+        delay = self.policy.retry_delay(event.attempts + 1)
+        logger.info("webhook event %s not delivered (%s); retry in %.0f s", event.id, error, delay)
+        await self.outbox.failed(event.id, now + timedelta(seconds=delay), error)
+
+    async def _until_next(self) -> float:
+        due = await self.outbox.next_due()
+        if due is None:
+            return IDLE_POLL_S
+        return min(IDLE_POLL_S, max(0.0, (due - _now()).total_seconds()))
+
+    async def _maintain(self) -> None:
+        """Now and then: forget expired sessions and token ids, and old finished events."""
+        clock = anyio.current_time()
+        if clock - self._last_maintenance < MAINTENANCE_S:
+            return
+        self._last_maintenance = clock
+        purged = await self.accounts.purge_expired()
+        old = await self.outbox.purge(self.policy.keep_finished, _now())
+        if purged or old:
+            logger.info("purged %d expired session(s)/token id(s), %d old event(s)", purged, old)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
