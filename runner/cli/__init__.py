@@ -9,7 +9,12 @@ import sys
 from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``handler(args) -> int``.
-_COMMAND_MODULES = ("runner.cli.run", "runner.cli.authoring", "runner.cli.serve")
+_COMMAND_MODULES = (
+    "runner.cli.run",
+    "runner.cli.authoring",
+    "runner.cli.serve",
+    "runner.cli.platforms",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

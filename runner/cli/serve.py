@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import socket
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from runner.identity.platforms import PlatformConfigError
 from runner.settings import Settings, SettingsError
 from runner.web.app import create_app
 from runner.web.runtime import Runtime
@@ -71,6 +73,29 @@ class DrainingServer(uvicorn.Server):
             super().handle_exit(sig, None)
 
 
+_CREDENTIAL = re.compile(r"\b(token|session|handoff|learner)=[^&\s\"']+")
+
+
+class RedactCredentials(logging.Filter):
+    """Access logs show paths with their query: launch tokens, sessions and hand-off codes ride
+    there (a WebSocket cannot carry a header), so their values are masked before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                _CREDENTIAL.sub(r"\1=…", arg) if isinstance(arg, str) else arg
+                for arg in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
+        if isinstance(record.msg, str):
+            record.msg = _CREDENTIAL.sub(r"\1=…", record.msg)
+        return True
+
+
+def redact_credentials() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(RedactCredentials())
+
+
 def serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     try:
@@ -80,7 +105,11 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(settings.log_level.upper())
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except PlatformConfigError as exc:
+        logger.error("DECODE_PLATFORMS: %s", exc)
+        return 2
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -91,6 +120,7 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         server_header=False,
     )
+    redact_credentials()  # after uvicorn's Config has configured its loggers
     server = DrainingServer(config, app.state.runtime)
     server.run()
     return 0 if server.started else 1

@@ -38,11 +38,11 @@ _NEXT_SEQUENCE = (
 _MOVE_CHANGE = (
     update(progress_changes)
     .where(
-        (progress_changes.c.platform_id == bindparam("platform"))
-        & (progress_changes.c.subject == bindparam("subject"))
-        & (progress_changes.c.exercise_id == bindparam("exercise"))
+        (progress_changes.c.platform_id == bindparam("b_platform"))
+        & (progress_changes.c.subject == bindparam("b_subject"))
+        & (progress_changes.c.exercise_id == bindparam("b_exercise"))
     )
-    .values(sequence=bindparam("sequence"))
+    .values(sequence=bindparam("b_sequence"))
 )
 
 
@@ -72,10 +72,10 @@ async def track_change(
     """Give the (account, exercise) row the next sequence and queue its webhook event(s)."""
     sequence = await next_sequence(conn, account.platform)
     params = {
-        "platform": account.platform,
-        "subject": account.subject,
-        "exercise": public_progress["exercise"],
-        "sequence": sequence,
+        "b_platform": account.platform,
+        "b_subject": account.subject,
+        "b_exercise": public_progress["exercise"],
+        "b_sequence": sequence,
     }
     if (await conn.execute(_MOVE_CHANGE, params)).rowcount == 0:
         await conn.execute(

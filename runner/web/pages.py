@@ -12,6 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
+from runner.identity.tokens import LaunchError, peek_platform
 from runner.settings import Settings
 from runner.web.runtime import Runtime
 
@@ -34,9 +35,9 @@ def content_security_policy(embed: bool, embed_origins: tuple[str, ...]) -> str:
     return _BASE_CSP + ancestors
 
 
-def page_headers(embed: bool, settings: Settings) -> dict[str, str]:
+def page_headers(embed: bool, ancestors: tuple[str, ...] = ()) -> dict[str, str]:
     headers = {
-        "content-security-policy": content_security_policy(embed, settings.embed_origins),
+        "content-security-policy": content_security_policy(embed, ancestors),
         "referrer-policy": "same-origin",
         "cache-control": REVALIDATE,
     }
@@ -57,10 +58,23 @@ class Assets(StaticFiles):
         return response
 
 
+def frame_ancestors(request: Request, runtime: Runtime) -> tuple[str, ...]:
+    """Who may frame ``/embed/{id}``: a launch token's platform alone (so a token shown on
+    another platform's site is refused by the browser itself), else every configured origin."""
+    token = request.query_params.get("token")
+    if token is not None:
+        try:
+            return peek_platform(token, runtime.platforms).origins
+        except LaunchError:
+            pass  # the page's launch call reports the failure
+    return tuple(dict.fromkeys((*runtime.settings.embed_origins, *runtime.platforms.origins())))
+
+
 def _page(request: Request, name: str, embed: bool) -> Response:
     runtime: Runtime = request.app.state.runtime
     path = Path(runtime.settings.web_dir) / name
-    headers = page_headers(embed, runtime.settings)
+    ancestors = frame_ancestors(request, runtime) if embed else ()
+    headers = page_headers(embed, ancestors)
     if not path.is_file():
         return PlainTextResponse(MISSING_HINT, status_code=503, headers=headers)
     return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
