@@ -80,7 +80,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = f"sqlite:///{tmp_path}/progress.sqlite3"
     else:
         url = await fresh_postgres_database(request.getfixturevalue("postgres_server"))
-    store = ProgressStore(url)
+    store = ProgressStore(url, webhook_platforms=frozenset({"mooc"}))
     await store.open()
     try:
         yield store

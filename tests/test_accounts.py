@@ -150,3 +150,11 @@ async def test_export_then_erase_forgets_the_learner(store: ProgressStore) -> No
     assert [c.subject for c in await accounts.changes("mooc", 0, 10)] == ["bob"]
     reborn = await accounts.account("mooc", "alice")
     assert reborn.learner != alice.learner
+
+
+async def test_platform_without_webhook_has_a_feed_but_no_events(store: ProgressStore) -> None:
+    accounts = AccountStore(store)
+    quiet = await accounts.account("no-hooks", "dora")
+    await store.record_attempt(quiet.learner, "ex1", "x", quiet)
+    assert await OutboxStore(store).due(_now(), 10) == []
+    assert [c.subject for c in await accounts.changes("no-hooks", 0, 10)] == ["dora"]

@@ -68,8 +68,10 @@ async def track_change(
     public_progress: dict[str, Any],
     solved_now: bool,
     now: datetime,
+    events: bool,
 ) -> None:
-    """Give the (account, exercise) row the next sequence and queue its webhook event(s)."""
+    """Give the (account, exercise) row the next sequence and, with ``events``, queue its
+    webhook event(s)."""
     sequence = await next_sequence(conn, account.platform)
     params = {
         "b_platform": account.platform,
@@ -86,6 +88,8 @@ async def track_change(
                 sequence=sequence,
             )
         )
+    if not events:
+        return
     kinds = [EventType.PROGRESS_CHANGED]
     if solved_now:
         kinds.append(EventType.EXERCISE_SOLVED)

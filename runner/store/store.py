@@ -113,8 +113,11 @@ def _now() -> datetime:
 class ProgressStore:
     """Progress per learner and exercise. ``open`` connects and migrates; ``close`` disposes."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, webhook_platforms: frozenset[str] = frozenset()) -> None:
         self._url: URL = _async_url(make_url(url))
+        # Platform learners' changes always move in their platform's feed; only these
+        # platforms (those with a webhook URL) also get outbox events.
+        self.webhook_platforms = webhook_platforms
         self._engine: AsyncEngine | None = None
 
     @property
@@ -235,7 +238,8 @@ class ProgressStore:
                 solved_now = result.solved_at == now and operation == "record_solved"
                 changed = before is None or result.hints_revealed != before
                 if (operation != "record_solved" and changed) or solved_now:
-                    await track_change(conn, account, result.public(), solved_now, now)
+                    events = account.platform in self.webhook_platforms
+                    await track_change(conn, account, result.public(), solved_now, now, events)
             return result
 
         return await self.write(operation, write)

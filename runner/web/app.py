@@ -77,8 +77,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
     """Compose the server's collaborators; nothing starts here. ``PlatformConfigError`` when the
     platforms file is wrong (it names the file, the field and the reason)."""
-    store = ProgressStore(settings.database_url)
     platforms = load_platforms(settings.platforms)
+    hooked = frozenset(p.id for p in platforms.by_id.values() if p.webhook_url)
+    store = ProgressStore(settings.database_url, webhook_platforms=hooked)
     policy = DeliveryPolicy(
         timeout_s=settings.webhook_timeout_s,
         first_retry_s=settings.webhook_first_retry_s,

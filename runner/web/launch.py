@@ -48,7 +48,11 @@ def _runtime(request: Request) -> Runtime:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    body = await capped_body(request, MAX_BODY_BYTES)
+    try:
+        body = await capped_body(request, MAX_BODY_BYTES)
+    except ApiError as error:  # a launch's only big field is its token
+        failure = LaunchError(LaunchFailure.TOO_LARGE, "body over 16 KiB")
+        raise _refuse(request.app.state.runtime, failure) from error
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
