@@ -152,7 +152,7 @@ class Dispatcher:
             await self.outbox.abandoned(event.id, now, error)
             return
         delay = self.policy.retry_delay(event.attempts + 1)
-        logger.info("webhook event %s not delivered (%s); retry in %.0f s", event.id, error, delay)
+        logger.info("webhook event %s not delivered (%s); retry in %.1f s", event.id, error, delay)
         await self.outbox.failed(event.id, now + timedelta(seconds=delay), error)
 
     async def _until_next(self) -> float:
