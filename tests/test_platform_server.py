@@ -395,3 +395,20 @@ def test_bad_platforms_file_stops_the_server_with_file_field_and_reason(
     with pytest.raises(RuntimeError) as info:
         start_server(instance, tmp_path, platforms=str(path))
     assert f"{path}: platforms.mooc.hs256_secret: at least 32 bytes" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_open_socket_of_an_erased_learner_runs_nothing_more(setup: Setup) -> None:
+    session = setup.session("leaving-learner")
+    async with ws_client(f"{setup.server.ws_url}?session={session}") as client:
+        assert setup.api("/api/platform/v1/learners/leaving-learner", method="DELETE")[0] == 204
+        await client.send(
+            {"type": "run", "exercise": "bonjour-monde", "code": "print(1)", "mode": "run"}
+        )
+        refused = await client.recv()
+        assert (refused["type"], refused["code"]) == ("error", "session_expired")
+
+
+def test_sub_with_a_slash_is_refused(setup: Setup) -> None:
+    status, body = setup.launch(setup.mooc.token("group/alice"))
+    assert (status, body["error"]) == (401, "token_invalid")

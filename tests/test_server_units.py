@@ -257,6 +257,7 @@ async def _job_messages(settings: Settings, mode: Mode, events: list[object]) ->
         settings,
         sandbox=ScriptedSandbox(events),  # type: ignore[arg-type]
         store=store,
+        accounts=AccountStore(store),
         platforms=Platforms(),
         keys=KeyResolver(outbound.fetch_json),
         dispatcher=dispatcher,

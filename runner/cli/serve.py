@@ -19,6 +19,8 @@ from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
+SHUTDOWN_BOUND_S = 5.0
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -119,6 +121,8 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         proxy_headers=True,
         server_header=False,
+        # After the drain, connections whose clients do not read cannot stall the exit.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s + SHUTDOWN_BOUND_S),
     )
     redact_credentials()  # after uvicorn's Config has configured its loggers
     server = DrainingServer(config, app.state.runtime)

@@ -128,6 +128,8 @@ def _claims(platform: Platform, claims: dict[str, Any], now: float) -> LaunchCla
     for name, value in (("sub", subject), ("jti", jti)):
         if not isinstance(value, str) or not 0 < len(value) <= MAX_CLAIM_CHARS:
             raise LaunchError(LaunchFailure.INVALID, f"{name} must be a string of 1-255 chars")
+    if "/" in subject:  # the platform API names learners in its paths
+        raise LaunchError(LaunchFailure.INVALID, "sub must not contain '/'")
     expires, issued = claims["exp"], claims["iat"]
     if not isinstance(expires, int | float) or not isinstance(issued, int | float):
         raise LaunchError(LaunchFailure.INVALID, "exp and iat must be numbers")

@@ -101,6 +101,9 @@ class Dispatcher:
             except StoreError as exc:
                 logger.warning("webhook outbox unavailable: %s", exc)
                 delay = IDLE_POLL_S
+            except Exception:  # the loop must outlive any one fault; the outbox keeps the events
+                logger.exception("webhook delivery loop failed; retrying")
+                delay = IDLE_POLL_S
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
@@ -113,6 +116,13 @@ class Dispatcher:
         return len(events)
 
     async def _deliver(self, event: OutboxEvent) -> None:
+        """One attempt; its outcome is written back (a store fault leaves the event due)."""
+        try:
+            await self._attempt(event)
+        except StoreError as exc:
+            logger.warning("webhook event %s: outcome not recorded: %s", event.id, exc)
+
+    async def _attempt(self, event: OutboxEvent) -> None:
         platform = self.platforms.get(event.platform)
         if platform is None or not platform.webhook_url:
             await self._fail(event, "no webhook configured for this platform")

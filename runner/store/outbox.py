@@ -106,9 +106,12 @@ class OutboxStore:
         return OutboxCounts(int(row["pending"] or 0), int(row["abandoned"] or 0))
 
     async def purge(self, keep: timedelta, now: datetime) -> int:
-        """Delete delivered and abandoned events older than ``keep`` (they name learners)."""
+        """Delete events delivered or abandoned more than ``keep`` ago (they name learners)."""
         cutoff = now - keep
-        finished = and_(outbox.c.next_attempt_at.is_(None), outbox.c.created_at < cutoff)
+        finished = and_(
+            outbox.c.next_attempt_at.is_(None),
+            func.coalesce(outbox.c.delivered_at, outbox.c.abandoned_at) < cutoff,
+        )
 
         async def work(conn: AsyncConnection) -> int:
             return int((await conn.execute(delete(outbox).where(finished))).rowcount or 0)

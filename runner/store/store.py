@@ -46,7 +46,14 @@ _RECORD_ATTEMPT = _update_row(
     last_attempt_at=_NOW,
     last_code=bindparam("code"),
 )
-_RECORD_SOLVED = _update_row(solved=True, solved_at=func.coalesce(progress.c.solved_at, _NOW))
+# A solve whose attempt could not be written (a slow database) still counts that attempt.
+_RECORD_SOLVED = _update_row(
+    solved=True,
+    solved_at=func.coalesce(progress.c.solved_at, _NOW),
+    attempts=case((progress.c.attempts == 0, 1), else_=progress.c.attempts),
+    first_attempt_at=func.coalesce(progress.c.first_attempt_at, _NOW),
+    last_attempt_at=func.coalesce(progress.c.last_attempt_at, _NOW),
+)
 _SAVE_CODE = _update_row(last_code=bindparam("code"))
 _REVEAL_HINT = _update_row(
     hints_revealed=case(

@@ -59,6 +59,7 @@ async def request_learner(request: Request, required: bool) -> Learner | None:
         try:
             return await resume_session(_runtime(request), session)
         except SessionExpired:
+            _runtime(request).metrics.reject(ErrorCode.SESSION_EXPIRED)
             raise ApiError(401, "session_expired", MESSAGES[ErrorCode.SESSION_EXPIRED]) from None
     try:
         learner = parse_learner(request.headers.get(LEARNER_HEADER))

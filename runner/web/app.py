@@ -87,13 +87,13 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
         abandon_after=timedelta(hours=settings.webhook_abandon_hours),
         keep_finished=timedelta(days=settings.outbox_keep_days),
     )
-    dispatcher = Dispatcher(
-        OutboxStore(store), AccountStore(store), platforms, outbound.post, policy
-    )
+    accounts = AccountStore(store)
+    dispatcher = Dispatcher(OutboxStore(store), accounts, platforms, outbound.post, policy)
     return Runtime(
         settings,
         sandbox=Sandbox(settings),
         store=store,
+        accounts=accounts,
         platforms=platforms,
         keys=KeyResolver(outbound.fetch_json),
         dispatcher=dispatcher,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,12 +11,16 @@ from urllib.parse import urlsplit
 import anyio
 from anyio.abc import TaskGroup
 from starlette.datastructures import Headers
-from starlette.status import WS_1008_POLICY_VIOLATION, WS_1009_MESSAGE_TOO_BIG
+from starlette.status import (
+    WS_1008_POLICY_VIOLATION,
+    WS_1009_MESSAGE_TOO_BIG,
+    WS_1013_TRY_AGAIN_LATER,
+)
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runner.store import StoreError
 from runner.web import protocol
-from runner.web.jobs import Job, JobState
+from runner.web.jobs import Job
 from runner.web.learners import (
     SESSION_PARAM,
     InvalidLearner,
@@ -24,6 +30,7 @@ from runner.web.learners import (
     parse_learner,
     resume_session,
 )
+from runner.web.outgoing import Outgoing, SlowClient
 from runner.web.protocol import (
     ClientMessage,
     ErrorCode,
@@ -38,6 +45,8 @@ from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT_S = 2.0
+SESSION_CHECK_S = 1.0
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 
@@ -90,30 +99,58 @@ class Connection:
         self.runtime = runtime
         self.learner = Learner("")
         self.job: Job | None = None
-        self._send_lock = anyio.Lock()
+        self.outgoing = Outgoing()
         self._closed = False
+        self._slow = False
+        self._session: str | None = None  # an account's session token
         self._tasks: TaskGroup | None = None
 
     async def serve(self) -> None:
-        if not await self._identify():
-            return
-        async with anyio.create_task_group() as tasks:
-            self._tasks = tasks
-            try:
-                await self._receive_loop()
-            finally:
-                tasks.cancel_scope.cancel()  # a job still running dies here: its container goes
+        try:
+            async with anyio.create_task_group() as tasks:
+                self._tasks = tasks
+                tasks.start_soon(self._write_loop)
+                try:
+                    if await self._identify():
+                        await self._receive_loop()
+                finally:
+                    tasks.cancel_scope.cancel()  # a running job dies here: its container goes
+        finally:
+            if self._slow:
+                await self._close(WS_1013_TRY_AGAIN_LATER, "client not reading")
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; never waits for the client (see ``runner.web.outgoing``)."""
         if self._closed:
             return
+        if not self.outgoing.put(json.dumps(message, ensure_ascii=False)):
+            self._cut_slow_client("its queue is full")
+
+    async def _write_loop(self) -> None:
         try:
-            async with self._send_lock:
-                await self.websocket.send_json(message)
+            await self.outgoing.drain_to(self.websocket.send_text)
+        except SlowClient as exc:
+            self._cut_slow_client(str(exc))
         except (WebSocketDisconnect, RuntimeError, OSError):
             self._closed = True
-            if self._tasks is not None:
-                self._tasks.cancel_scope.cancel()
+            self._cancel()
+
+    def _cut_slow_client(self, reason: str) -> None:
+        if not self._slow:
+            logger.warning("cutting off a client that does not read: %s", reason)
+            self.runtime.metrics.reject("slow_client")
+        self._slow = self._closed = True
+        self._cancel()
+
+    def _cancel(self) -> None:
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+
+    async def _close(self, code: int, reason: str) -> None:
+        """The close frame may never get through to a client that does not read: bounded."""
+        with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+            with contextlib.suppress(RuntimeError, OSError):
+                await self.websocket.close(code=code, reason=reason)
 
     async def _identify(self) -> bool:
         session = self.websocket.query_params.get(SESSION_PARAM)
@@ -123,8 +160,7 @@ class Connection:
         try:
             learner = parse_learner(raw)
         except InvalidLearner:
-            await self.send(protocol.error(ErrorCode.LEARNER))
-            await self.websocket.close(code=WS_1008_POLICY_VIOLATION)
+            await self._refuse(ErrorCode.LEARNER)
             return False
         issued = learner is None
         self.learner = Learner(learner or new_learner())
@@ -145,11 +181,19 @@ class Connection:
             code = (
                 ErrorCode.SESSION_EXPIRED if isinstance(exc, SessionExpired) else ErrorCode.INTERNAL
             )
-            await self.send(protocol.error(code))
-            await self.websocket.close(code=WS_1008_POLICY_VIOLATION)
+            await self._refuse(code)
             return False
+        self._session = session
         await self.send(protocol.welcome(None, issued=False))
         return True
+
+    async def _refuse(self, code: ErrorCode) -> None:
+        """Send the error, then close 1008 once the writer has sent it."""
+        await self.send(protocol.error(code))
+        with anyio.move_on_after(CLOSE_TIMEOUT_S):
+            await self.outgoing.flushed()
+        self._closed = True
+        await self._close(WS_1008_POLICY_VIOLATION, str(code))
 
     async def _receive_loop(self) -> None:
         while not self._closed:
@@ -162,8 +206,8 @@ class Connection:
                 continue
             text = frame.get("text") or ""
             if len(text) > self.runtime.settings.max_frame_bytes:  # uvicorn enforces it first
-                await self.websocket.close(code=WS_1009_MESSAGE_TOO_BIG)
                 self._closed = True
+                await self._close(WS_1009_MESSAGE_TOO_BIG, "frame too large")
                 return
             await self._handle(text)
 
@@ -177,9 +221,10 @@ class Connection:
 
     async def _dispatch(self, message: ClientMessage) -> None:
         if isinstance(message, RunRequest):
-            self._start(message)
+            if await self._session_still_open():
+                self._start(message)
             return
-        job = self.job if self.job is not None and self.job.state is not JobState.DONE else None
+        job = self.job if self.job is not None and self.job.active else None
         if job is None:
             raise ProtocolError(ErrorCode.NOT_RUNNING)
         if isinstance(message, StopRequest):
@@ -191,8 +236,24 @@ class Connection:
         elif isinstance(message, StdinEof):
             await job.close_stdin()
 
+    async def _session_still_open(self) -> bool:
+        """An account's session is checked again at each submission: one that expired or was
+        erased while the socket stayed open acts no more."""
+        if self._session is None:
+            return True
+        try:
+            with anyio.fail_after(SESSION_CHECK_S):
+                await resume_session(self.runtime, self._session)
+        except (StoreError, TimeoutError):
+            return True  # a database hiccup does not stop a learner
+        except SessionExpired:
+            self.runtime.metrics.reject(ErrorCode.SESSION_EXPIRED)
+            await self._refuse(ErrorCode.SESSION_EXPIRED)
+            return False
+        return True
+
     def _start(self, request: RunRequest) -> None:
-        if self.job is not None and self.job.state is not JobState.DONE:
+        if self.job is not None and self.job.active:
             raise ProtocolError(ErrorCode.BUSY)
         if self.runtime.draining:
             raise ProtocolError(ErrorCode.SHUTTING_DOWN)

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_PENDING_STDIN = 64 * 1024
+# Store writes are bounded: the attempt holds a sandbox slot, the result a learner's wait.
+ATTEMPT_WRITE_S = 2.0
+RESULT_WRITE_S = 10.0
 
 
 class JobState(StrEnum):
@@ -76,9 +79,16 @@ class Job:
     def interactive(self) -> bool:
         return self.mode is Mode.RUN
 
+    @property
+    def active(self) -> bool:
+        """Whether the client still talks to this job: until its ``finished`` (the protocol's
+        promise), even if its progress write is still under way."""
+        return self.state is not JobState.DONE and not self._finished_sent
+
     async def run(self) -> None:
         self.runtime.jobs.add(self)
         try:
+            summary: checking.CheckSummary | None = None
             async with AsyncExitStack() as stack:
                 with self._waiting:
                     await stack.enter_async_context(self.runtime.capacity.slot(self._on_position))
@@ -87,7 +97,12 @@ class Job:
                     return
                 self.state = JobState.RUNNING
                 self._saved = await self._record_attempt()
-                await (self._check() if self.mode is Mode.CHECK else self._interactive_run())
+                if self.mode is Mode.CHECK:
+                    summary = await self._check()
+                else:
+                    await self._interactive_run()
+            if summary is not None:  # the slot is free: a slow database holds no sandbox
+                await self._report_progress(summary)
         except QueueFull:
             self.runtime.metrics.reject(ErrorCode.OVERLOADED)
             await self._send(protocol.error(ErrorCode.OVERLOADED))
@@ -155,7 +170,7 @@ class Job:
         self._observe(finished, str(finished.outcome))
         await self._finish(self._run_payload(finished, last))
 
-    async def _check(self) -> None:
+    async def _check(self) -> checking.CheckSummary:
         settings = self.runtime.settings
         submission = checking.submission_for(self.exercise, self.code, settings, limits=self.limits)
         finished: Finished | None = None
@@ -175,6 +190,9 @@ class Job:
         summary = self._summary(finished)
         self._observe(finished, str(summary.status))
         await self._finish(self._check_payload(summary))  # the verdict first, then the progress
+        return summary
+
+    async def _report_progress(self, summary: checking.CheckSummary) -> None:
         progress = await self._record_result(summary.status is checking.CheckStatus.PASSED)
         if progress is not None:
             await self._send(
@@ -249,7 +267,7 @@ class Job:
 
         Returns whether the code is saved: the page keeps its draft unsynced otherwise.
         """
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ATTEMPT_WRITE_S) as timer:
             try:
                 await self.runtime.store.record_attempt(
                     self.learner.id, self.exercise.id, self.code, self.learner.account
@@ -257,6 +275,11 @@ class Job:
             except StoreError:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
                 return False
+        if timer.cancelled_caught:
+            logger.error(
+                "progress not recorded (attempt) for %s: the database is slow", self.exercise.id
+            )
+            return False
         self._changed()
         return True
 
@@ -268,17 +291,19 @@ class Job:
     async def _record_result(self, solved: bool) -> ExerciseProgress | None:
         store, exercise_id = self.runtime.store, self.exercise.id
         result: ExerciseProgress | None = None
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(RESULT_WRITE_S):
             try:
                 if solved:
                     result = await store.record_solved(
                         self.learner.id, exercise_id, self.learner.account
                     )
                     self._changed()
-                else:
-                    result = await store.get(self.learner.id, exercise_id)
             except StoreError:
                 logger.exception("progress not recorded (result) for %s", exercise_id)
+            try:  # a failed write (a full disk) still lets the store be read
+                result = result or await store.get(self.learner.id, exercise_id)
+            except StoreError:
+                logger.exception("progress not readable for %s", exercise_id)
         return result
 
 

@@ -124,8 +124,9 @@ async def changes(request: Request) -> Response:
 async def export(request: Request) -> Response:
     """Everything kept about one learner (GDPR access), their code included."""
     platform, sub, account = await _account(request)
-    if account is None:
-        return json_response({"platform": platform.id, "sub": sub, "exercises": []})
+    if account is None:  # the same shape as a learner with nothing recorded
+        empty: dict[str, Any] = {"created_at": None, "exercises": [], "webhook_events": []}
+        return json_response({"platform": platform.id, "sub": sub, **empty})
     return json_response(await _runtime(request).accounts.export(account))
 
 
@@ -140,7 +141,7 @@ async def erase(request: Request) -> Response:
 routes = [
     Route(f"{PREFIX}/catalog", catalog),
     Route(f"{PREFIX}/progress", changes),
-    Route(f"{PREFIX}/learners/{{sub:path}}/progress", learner_progress),
-    Route(f"{PREFIX}/learners/{{sub:path}}/export", export),
-    Route(f"{PREFIX}/learners/{{sub:path}}", erase, methods=["DELETE"]),
+    Route(f"{PREFIX}/learners/{{sub}}/progress", learner_progress),
+    Route(f"{PREFIX}/learners/{{sub}}/export", export),
+    Route(f"{PREFIX}/learners/{{sub}}", erase, methods=["DELETE"]),
 ]

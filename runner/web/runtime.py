@@ -36,6 +36,7 @@ class Runtime:
         settings: Settings,
         sandbox: Sandbox,
         store: ProgressStore,
+        accounts: AccountStore,
         platforms: Platforms,
         keys: KeyResolver,
         dispatcher: Dispatcher,
@@ -43,7 +44,7 @@ class Runtime:
         self.settings = settings
         self.sandbox = sandbox
         self.store = store
-        self.accounts = AccountStore(store)
+        self.accounts = accounts
         self.platforms = platforms
         self.keys = keys
         self.dispatcher = dispatcher
