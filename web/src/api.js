@@ -1,8 +1,10 @@
-// HTTP API client: the learner id (kept in localStorage) and JSON calls with the X-Learner header.
+// HTTP API client: who the calls act for (the anonymous learner id kept in localStorage, or a
+// course session held in memory) and JSON calls carrying it (X-Learner or X-Session).
 import { storage } from "./storage.js";
 
 const LEARNER_KEY = "learner";
 const LEARNER_RE = /^[0-9a-f]{32}$/;
+export const SESSION_EXPIRED = "session_expired";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -12,9 +14,13 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { body, learner, keepalive = false } = {}) {
+let session = null;
+let onExpired = () => {};
+
+async function request(method, path, { body, learner, session: sent, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
-  if (learner) headers["X-Learner"] = learner;
+  if (sent) headers["X-Session"] = sent;
+  else if (learner) headers["X-Learner"] = learner;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method,
@@ -26,7 +32,11 @@ async function request(method, path, { body, learner, keepalive = false } = {}) 
   });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data && data.error, data && data.message);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data && data.error, data && data.message);
+    if (sent && error.code === SESSION_EXPIRED) onExpired(error);
+    throw error;
+  }
   return data;
 }
 
@@ -51,13 +61,30 @@ export function learnerId() {
 
 /** Adopts the id the server announced (welcome with issued=true). */
 export function adoptLearner(id) {
-  if (LEARNER_RE.test(id || "")) {
+  if (!session && LEARNER_RE.test(id || "")) {
     storage.set(LEARNER_KEY, id);
     learnerPromise = Promise.resolve(id);
   }
 }
 
+/**
+ * From now on every call acts for this course session (never for the anonymous learner).
+ * @param {string} token the session from /api/launch or /api/session/redeem
+ * @param {(error: ApiError) => void} expired called when the server says the session is over
+ */
+export function useSession(token, expired) {
+  session = token;
+  onExpired = expired || (() => {});
+}
+
+/** The /ws query string naming who the socket acts for. */
+export async function socketQuery() {
+  if (session) return `session=${encodeURIComponent(session)}`;
+  return `learner=${encodeURIComponent(await learnerId())}`;
+}
+
 async function call(method, path, body, options = {}) {
+  if (session) return request(method, path, { body, session, ...options });
   const learner = await learnerId();
   return request(method, path, { body, learner, ...options });
 }
@@ -69,4 +96,7 @@ export const api = {
   revealHint: (id) => call("POST", `/api/exercises/${encodeURIComponent(id)}/hints`),
   saveCode: (id, code, keepalive = false) =>
     call("PUT", `/api/exercises/${encodeURIComponent(id)}/code`, { code }, { keepalive }),
+  launch: (token, parentOrigin) => request("POST", "/api/launch", { body: { token, parent_origin: parentOrigin } }),
+  redeem: (code) => request("POST", "/api/session/redeem", { body: { code } }),
+  handoff: () => call("POST", "/api/session/handoff"),
 };

@@ -7,11 +7,20 @@ const STATUS_ICONS = { todo: "○", started: "◐", solved: "✓" };
 /** Wires the header's language switch button (shows the other language's name). */
 export function setUpLanguageSwitch(button) {
   if (!button) return;
-  const other = Object.keys(CATALOGUES).find((code) => code !== language());
+  renderLanguageSwitch(button);
+  button.addEventListener("click", () => switchLanguage(otherLanguage()));
+}
+
+/** Names the other language again (after the course chose the page's language). */
+export function renderLanguageSwitch(button) {
+  if (!button) return;
   button.textContent = t("lang.switch");
-  button.setAttribute("lang", other);
+  button.setAttribute("lang", otherLanguage());
   button.setAttribute("aria-label", t("lang.switchLabel"));
-  button.addEventListener("click", () => switchLanguage(other));
+}
+
+function otherLanguage() {
+  return Object.keys(CATALOGUES).find((code) => code !== language());
 }
 
 /** "✓ réussi": an icon and a word, never colour alone. */

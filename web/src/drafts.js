@@ -1,5 +1,6 @@
-// Never lose work: the editor's text is kept in localStorage as the learner types, and sent to
-// the server a little later. A local copy the server has not seen yet wins on reload.
+// Never lose work: the editor's text is kept locally as the learner types (localStorage; for a
+// course session, this tab or this page only), and sent to the server a little later. A local
+// copy the server has not seen yet wins on reload.
 import { storage } from "./storage.js";
 
 const LOCAL_DELAY_MS = 250;
@@ -9,10 +10,12 @@ export class Drafts {
   /**
    * @param {string} exerciseId
    * @param {(code: string) => Promise<unknown>} saveToServer
+   * @param {typeof storage} store where the local copy lives (see storage.js)
    */
-  constructor(exerciseId, saveToServer) {
+  constructor(exerciseId, saveToServer, store = storage) {
     this.key = `draft:${exerciseId}`;
     this.saveToServer = saveToServer;
+    this.store = store;
     this.localTimer = null;
     this.serverTimer = null;
     this.pending = null;
@@ -29,12 +32,12 @@ export class Drafts {
    */
   choose(serverCode) {
     this.serverCopy = serverCode;
-    const draft = storage.getJSON(this.key);
+    const draft = this.store.getJSON(this.key);
     if (draft && typeof draft.code === "string" && !draft.synced && draft.code !== serverCode) {
       this._scheduleServer(draft.code);
       return { code: draft.code, restored: true };
     }
-    storage.setJSON(this.key, { code: serverCode, at: Date.now(), synced: true });
+    this.store.setJSON(this.key, { code: serverCode, at: Date.now(), synced: true });
     return { code: serverCode, restored: false };
   }
 
@@ -49,15 +52,15 @@ export class Drafts {
   /** The server stored ``code`` (it saves the code of every run). */
   synced(code) {
     this.serverCopy = code;
-    const draft = storage.getJSON(this.key);
-    if (!draft || draft.code === code) storage.setJSON(this.key, { code, at: Date.now(), synced: true });
+    const draft = this.store.getJSON(this.key);
+    if (!draft || draft.code === code) this.store.setJSON(this.key, { code, at: Date.now(), synced: true });
     if (this.pending === code) clearTimeout(this.serverTimer);
   }
 
   /** Writes what is pending now (the page is going away). */
   flush() {
     if (this.pending !== null) this._writeLocal();
-    const draft = storage.getJSON(this.key);
+    const draft = this.store.getJSON(this.key);
     if (draft && !draft.synced) {
       clearTimeout(this.serverTimer);
       this._sendToServer(draft.code, true);
@@ -67,7 +70,7 @@ export class Drafts {
   _writeLocal() {
     clearTimeout(this.localTimer);
     if (this.pending === null) return;
-    storage.setJSON(this.key, { code: this.pending, at: Date.now(), synced: this.pending === this.serverCopy });
+    this.store.setJSON(this.key, { code: this.pending, at: Date.now(), synced: this.pending === this.serverCopy });
     this.pending = null;
   }
 

@@ -5,8 +5,8 @@ export function isEmbedded() {
   return window.location.pathname.startsWith("/embed/");
 }
 
-/** The host page's origin as the browser reports it, when it can tell. */
-function parentOrigin() {
+/** The host page's origin as the browser reports it, when it can tell (else null). */
+export function parentOrigin() {
   const ancestors = window.location.ancestorOrigins;
   if (ancestors && ancestors.length) return ancestors[0];
   try {

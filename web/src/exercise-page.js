@@ -1,8 +1,9 @@
-// Entry point of /exercise/{id} and /embed/{id}: loads the exercise and wires every view.
-import { adoptLearner, api, ApiError, learnerId } from "./api.js";
+// Entry point of /exercise/{id} and /embed/{id}: opens the learner's session, loads the exercise
+// and wires every view.
+import { adoptLearner, api, ApiError, SESSION_EXPIRED, socketQuery } from "./api.js";
 import { h, byId, clear } from "./dom.js";
-import { initLanguage, t, translatePage } from "./i18n/index.js";
-import { languageBadge, setUpLanguageSwitch, statusBadge } from "./chrome.js";
+import { applyLocale, initLanguage, t, translatePage } from "./i18n/index.js";
+import { languageBadge, renderLanguageSwitch, setUpLanguageSwitch, statusBadge } from "./chrome.js";
 import { Announcer } from "./announcer.js";
 import { CodeEditor, loadLanguage } from "./editor.js";
 import { ConsoleView } from "./console-view.js";
@@ -14,6 +15,11 @@ import { ConnectionState, RunnerSocket } from "./socket.js";
 import { RunController } from "./run-controller.js";
 import { setUpReset } from "./reset.js";
 import { fitHeadings } from "./rich-text.js";
+import { forgetSession, openSession, SessionError, SessionKind } from "./session.js";
+import { Navigation } from "./navigation.js";
+import { setUpOpenFull } from "./open-full.js";
+import { memoryStorage, storage, tabStorage } from "./storage.js";
+import { setUpPageAlert, showError, showLoading } from "./page-alert.js";
 
 const DEFAULT_CONFIG = { embed_origins: [], languages: ["fr", "en"], max_code_bytes: 64 * 1024 };
 const embedded = isEmbedded();
@@ -23,8 +29,25 @@ function exerciseId() {
   return decodeURIComponent(parts[1] || "");
 }
 
-function pageHref(id) {
-  return `/${embedded ? "embed" : "exercise"}/${encodeURIComponent(id)}${window.location.search}`;
+/**
+ * What the page works with: ``course`` is the course session (null for an anonymous learner);
+ * ``ended`` once that session has expired.
+ */
+class PageContext {
+  constructor(config, embed) {
+    Object.assign(this, { config, embed, course: null, socket: null, ended: false });
+  }
+
+  /** The course page to go back to, only if it is on one of the platforms' origins. */
+  courseLink(url) {
+    try {
+      const parsed = new URL(url);
+      const origins = this.config.embed_origins || [];
+      return /^https?:$/.test(parsed.protocol) && origins.includes(parsed.origin) ? parsed.href : null;
+    } catch {
+      return null;
+    }
+  }
 }
 
 async function main() {
@@ -32,34 +55,92 @@ async function main() {
   translatePage();
   setUpLanguageSwitch(byId("lang-switch"));
   if (embedded) document.documentElement.classList.add("is-embed");
-  byId("page-retry").addEventListener("click", () => window.location.reload());
+  setUpPageAlert();
+  let page = null;
+  const opening = settle(openSession(embedded, () => page && endSession(page)));
   const config = await api.config().catch(() => DEFAULT_CONFIG);
-  const embed = new EmbedBridge(embedded ? config.embed_origins : []);
-  embed.watchHeight();
+  page = new PageContext(config, new EmbedBridge(embedded ? config.embed_origins : []));
+  page.embed.watchHeight();
+  await begin(page, await opening);
+}
+
+function settle(promise) {
+  return promise.then(
+    (value) => ({ value }),
+    (error) => ({ error }),
+  );
+}
+
+async function begin(page, { value, error }) {
+  if (error) {
+    refuse(page, error);
+    return;
+  }
+  page.course = value;
+  if (value && applyLocale(value.locale)) {
+    translatePage();
+    renderLanguageSwitch(byId("lang-switch"));
+  }
+  await load(page);
+}
+
+/** No session: say why, tell the host page, and never go on as an anonymous learner. */
+function refuse(page, error) {
+  if (!(error instanceof SessionError)) {
+    console.error(error);
+    error = new SessionError("launch_failed", t("error.load"));
+  }
+  const again = error.retry;
+  const retry = again && (() => {
+    showLoading();
+    return settle(again()).then((opened) => begin(page, opened));
+  });
+  showError(error.message, { retry, returnUrl: page.courseLink(error.returnUrl) });
+  page.embed.post("error", { code: error.code, exercise: exerciseId() });
+}
+
+/** The session expired while the page was open: stop, keep the code in sight, say what to do. */
+function endSession(page) {
+  if (page.ended) return;
+  page.ended = true;
+  if (page.socket) page.socket.end();
+  byId("open-full").hidden = true;
+  const inTab = page.course && page.course.kind === SessionKind.TAB;
+  if (inTab) forgetSession();
+  const returnUrl = inTab ? page.courseLink(page.course.returnUrl) : null;
+  showError(inTab ? t("session.tabExpired") : t("session.expired"), { returnUrl });
+  page.embed.post("error", { code: SESSION_EXPIRED, exercise: exerciseId() });
+}
+
+async function load(page) {
+  showLoading();
   let exercise;
   try {
     exercise = await api.exercise(exerciseId());
   } catch (error) {
-    showError(error instanceof ApiError && error.status === 404 ? t("error.notFound") : t("error.load"));
+    if (page.ended) return;
+    const notFound = error instanceof ApiError && error.status === 404;
+    showError(notFound ? t("error.notFound") : t("error.load"), { retry: () => load(page) });
     return;
   }
-  exercise.nextHref = exercise.next ? pageHref(exercise.next) : null;
   const language = await loadLanguage(exercise.language);
-  setUp(exercise, config, embed, language);
-  embed.post("ready", { exercise: exercise.id });
+  setUp(exercise, page, language);
+  page.embed.post("ready", { exercise: exercise.id });
 }
 
-function showError(text) {
-  byId("page-loading").hidden = true;
-  byId("page-error-text").textContent = text;
-  byId("page-error").hidden = false;
+/** Drafts stay with their learner: an account's never go to this browser's shared localStorage. */
+function draftStore(course) {
+  if (!course) return storage;
+  return course.kind === SessionKind.TAB ? tabStorage : memoryStorage();
 }
 
-function setUp(exercise, config, embed, language) {
-  renderHeader(exercise);
+function setUp(exercise, page, language) {
+  const { config, embed, course } = page;
+  const navigation = new Navigation({ exercise, embedded, hostNavigates: course?.kind === SessionKind.FRAME, embed });
+  renderHeader(exercise, page, navigation);
   renderBrief(exercise);
   const announcer = new Announcer();
-  const drafts = new Drafts(exercise.id, (code, keepalive) => api.saveCode(exercise.id, code, keepalive));
+  const drafts = new Drafts(exercise.id, (code, keepalive) => api.saveCode(exercise.id, code, keepalive), draftStore(course));
   const { code, restored } = drafts.choose(exercise.code ?? exercise.starter ?? "");
   let controller = null;
   let reset = null;
@@ -90,10 +171,15 @@ function setUp(exercise, config, embed, language) {
   hints.show(exercise.hints, exercise.hints_total);
   reset = setUpReset({ editor, starter: exercise.starter ?? "" });
   const banner = byId("conn-banner");
-  const socket = new RunnerSocket(learnerId, {
+  const socket = new RunnerSocket(socketQuery, {
     onMessage: (message) => {
-      if (message.type === "welcome") adoptLearner(message.learner);
-      else controller.handle(message);
+      if (message.type === "welcome") {
+        if (!message.account) adoptLearner(message.learner);
+      } else if (message.type === "error" && message.code === SESSION_EXPIRED) {
+        endSession(page);
+      } else {
+        controller.handle(message);
+      }
     },
     onState: (state, info) => {
       controller.setConnected(state === ConnectionState.OPEN);
@@ -109,6 +195,7 @@ function setUp(exercise, config, embed, language) {
     announcer,
     embed,
     drafts,
+    nextAction: () => navigation.nextAction(),
     maxCodeBytes: config.max_code_bytes || DEFAULT_CONFIG.max_code_bytes,
     els: {
       run: byId("run-button"),
@@ -123,27 +210,29 @@ function setUp(exercise, config, embed, language) {
       renderProgress(exercise, solved);
     },
   });
+  page.socket = socket;
   socket.connect();
   byId("page-loading").hidden = true;
   byId("exercise").hidden = false;
 }
 
-function renderHeader(exercise) {
+function renderHeader(exercise, page, navigation) {
   document.title = `${exercise.title} — ${t("app.title")}`;
   byId("ex-title").textContent = exercise.title;
   byId("ex-week").textContent = exercise.week ? t("exercise.week", { number: exercise.week }) : "";
   byId("ex-language").replaceChildren(languageBadge(exercise.language));
   renderProgress(exercise, false);
-  const full = byId("open-full");
-  full.href = `/exercise/${encodeURIComponent(exercise.id)}`;
-  for (const [linkId, target] of [
-    ["prev-link", exercise.previous],
-    ["next-link", exercise.next],
-  ]) {
-    const link = byId(linkId);
-    link.hidden = !target;
-    if (target) link.href = pageHref(target);
+  const { course } = page;
+  if (course && course.kind === SessionKind.FRAME) {
+    setUpOpenFull(byId("open-full"), { exerciseId: exercise.id, returnUrl: course.returnUrl, status: byId("open-full-status") });
+  } else {
+    byId("open-full").href = `/exercise/${encodeURIComponent(exercise.id)}`;
   }
+  const back = byId("return-link");
+  const returnUrl = course && course.kind === SessionKind.TAB ? page.courseLink(course.returnUrl) : null;
+  back.hidden = !returnUrl;
+  if (returnUrl) back.href = returnUrl;
+  navigation.wirePager(byId("prev-link"), byId("next-link"));
 }
 
 function renderProgress(exercise, justSolved) {
@@ -192,7 +281,7 @@ function showConnection(banner, state, { restored }) {
     window.setTimeout(() => {
       if (banner.textContent === t("conn.back")) banner.hidden = true;
     }, 4000);
-  } else if (state === ConnectionState.OPEN) {
+  } else if (state === ConnectionState.OPEN || state === ConnectionState.ENDED) {
     banner.hidden = true;
   }
 }

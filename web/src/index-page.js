@@ -1,15 +1,31 @@
-// Entry point of /: the course's weeks, each exercise with its language and the learner's status.
+// Entry point of /: the course's weeks, each exercise with its language and the learner's status
+// (in a tab opened from a course platform, its session's).
 import { api } from "./api.js";
 import { h, byId, clear } from "./dom.js";
 import { initLanguage, t, translatePage } from "./i18n/index.js";
 import { languageBadge, setUpLanguageSwitch, statusBadge } from "./chrome.js";
+import { forgetSession, resumeTabSession } from "./session.js";
+
+let ended = false;
 
 async function main() {
   initLanguage();
   translatePage();
   setUpLanguageSwitch(byId("lang-switch"));
   byId("page-retry").addEventListener("click", load);
+  try {
+    await resumeTabSession(expire);
+  } catch (error) {
+    showError(error.message, false);
+    return;
+  }
   await load();
+}
+
+function expire() {
+  ended = true;
+  forgetSession();
+  showError(t("session.tabExpired"), false);
 }
 
 async function load() {
@@ -19,11 +35,17 @@ async function load() {
     const course = await api.courses();
     render(course);
   } catch {
-    byId("page-error-text").textContent = t("error.load");
-    byId("page-error").hidden = false;
+    if (!ended) showError(t("error.load"), true);
   } finally {
     byId("page-loading").hidden = true;
   }
+}
+
+function showError(text, canRetry) {
+  byId("page-loading").hidden = true;
+  byId("page-error-text").textContent = text;
+  byId("page-retry").hidden = !canRetry;
+  byId("page-error").hidden = false;
 }
 
 function render(course) {

@@ -8,8 +8,9 @@ const TONES = { ok: "ok", passed: "ok", stopped: "", failed: "failed" };
 export const RunState = Object.freeze({ IDLE: "idle", SENDING: "sending", QUEUED: "queued", RUNNING: "running" });
 
 export class RunController {
-  constructor({ exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, maxCodeBytes, onProgress }) {
-    Object.assign(this, { exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, onProgress });
+  /** ``nextAction()`` builds what a solved exercise offers next (see navigation.js). */
+  constructor({ exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, nextAction, maxCodeBytes, onProgress }) {
+    Object.assign(this, { exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, nextAction, onProgress });
     this.maxCodeBytes = maxCodeBytes;
     this.state = RunState.IDLE;
     this.mode = null;
@@ -134,12 +135,7 @@ export class RunController {
     const { result } = this.els;
     if (status === "passed") {
       result.append(h("p", { class: "result-title" }, h("span", { "aria-hidden": "true" }, "✓ "), t("result.solved")));
-      const next = this.exercise.next;
-      result.append(
-        next
-          ? h("a", { class: "button button--primary", href: this.exercise.nextHref }, t("nav.next"), h("span", { "aria-hidden": "true" }, " →"))
-          : h("p", {}, t("result.lastOne")),
-      );
+      result.append(this.nextAction());
       result.className = "result result--solved";
       result.hidden = false;
     }

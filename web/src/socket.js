@@ -7,46 +7,63 @@ export const ConnectionState = Object.freeze({
   CONNECTING: "connecting",
   OPEN: "open",
   LOST: "lost",
+  ENDED: "ended",
 });
 
 export class RunnerSocket {
   /**
-   * @param {() => Promise<string>} learner resolves the learner id before each connection
+   * @param {() => Promise<string>} credentials resolves, before each connection, the query string
+   *   naming who the socket acts for (``learner=…`` or ``session=…``)
    * @param {{onMessage: (msg: object) => void, onState: (state: string, info: object) => void}} handlers
    */
-  constructor(learner, { onMessage, onState }) {
-    this.learner = learner;
+  constructor(credentials, { onMessage, onState }) {
+    this.credentials = credentials;
     this.onMessage = onMessage;
     this.onState = onState;
     this.ws = null;
     this.attempt = 0;
     this.timer = null;
     this.state = null;
+    this.ended = false;
   }
 
   async connect() {
     clearTimeout(this.timer);
+    if (this.ended) return;
     this._setState(this.state === null ? ConnectionState.CONNECTING : this.state);
-    let id;
+    let query;
     try {
-      id = await this.learner();
+      query = await this.credentials();
     } catch {
       this._scheduleReconnect();
       return;
     }
+    if (this.ended) return;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${window.location.host}/ws?learner=${encodeURIComponent(id)}`);
+    const ws = new WebSocket(`${scheme}//${window.location.host}/ws?${query}`);
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.attempt = 0;
       this._setState(ConnectionState.OPEN, { restored: this.state === ConnectionState.LOST });
     });
-    ws.addEventListener("message", (event) => this._receive(event.data));
+    ws.addEventListener("message", (event) => {
+      if (this.ws === ws) this._receive(event.data);
+    });
     ws.addEventListener("close", () => {
       if (this.ws !== ws) return;
       this.ws = null;
       this._scheduleReconnect();
     });
+  }
+
+  /** Closes for good: no reconnection (the server refused who the socket acts for). */
+  end() {
+    this.ended = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    this._setState(ConnectionState.ENDED);
   }
 
   get isOpen() {
@@ -71,6 +88,7 @@ export class RunnerSocket {
   }
 
   _scheduleReconnect() {
+    if (this.ended) return;
     const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
     this.attempt += 1;

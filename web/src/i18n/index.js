@@ -1,4 +1,5 @@
-// Picks the interface language (query ?lang=, remembered choice, browser) and translates keys.
+// Picks the interface language (query ?lang=, the course's locale, remembered choice, browser)
+// and translates keys.
 import fr from "./fr.js";
 import en from "./en.js";
 import { storage } from "../storage.js";
@@ -24,6 +25,19 @@ export function initLanguage() {
   current = pick([query, storage.get(STORAGE_KEY), ...browser]);
   document.documentElement.lang = current;
   return current;
+}
+
+/**
+ * The course platform's language for this learner: it wins over the remembered choice and the
+ * browser's, not over an explicit ?lang=. Returns true when the language changed.
+ */
+export function applyLocale(locale) {
+  if (new URLSearchParams(window.location.search).has("lang")) return false;
+  const code = String(locale || "").toLowerCase().slice(0, 2);
+  if (!(code in CATALOGUES) || code === current) return false;
+  current = code;
+  document.documentElement.lang = current;
+  return true;
 }
 
 export function language() {
