@@ -27,6 +27,8 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///data/decode-runner.sqlite3"
     # Origins (scheme://host[:port]) allowed to open /ws besides the page's own origin.
     allowed_origins: tuple[str, ...] = ()
+    # Host names this server answers to (DNS rebinding): "*" any, "*.example.org" subdomains.
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "[::1]")
     # Origins allowed to frame /embed/{id} (CSP frame-ancestors) and to receive postMessage events.
     embed_origins: tuple[str, ...] = ()
     max_code_bytes: int = 64 * 1024

@@ -9,10 +9,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import struct
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -146,3 +149,141 @@ async def test_run_right_after_a_checks_finished_is_accepted(
         # and at once, in the tightest loop: the next run is sent the moment finished arrives
         errors = [m for m in client.received if m["type"] == "error"]
         assert errors == []
+
+
+LOCKED_OUT = "c" * 32
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.anyio
+async def test_deep_nesting_on_ws_is_invalid_json_and_a_running_job_still_finishes(
+    live_server: LiveServer,
+) -> None:
+    async with ws_client(live_server.ws_url) as client:
+        await client.send(
+            {"type": "run", "exercise": "bonjour-monde", "code": "input()", "mode": "run"}
+        )
+        await client.until("started")
+        for frame in (DEEP, '{"type": "stdin", "data": ' + "[" * 960 + "]" * 960 + "}"):
+            await client.send(frame)
+            refused = await client.until("error")
+            assert refused[-1]["code"] == "invalid_json"
+        await client.send({"type": "stdin_eof"})
+        finished = await client.until("finished")
+        assert finished[-1]["type"] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/api/exercises/bonjour-monde/code", '{"code": ' + DEEP + "}"),
+        ("POST", "/api/launch", '{"token": ' + DEEP + "}"),
+        ("POST", "/api/session/redeem", DEEP),
+    ],
+)
+def test_deep_nesting_in_http_bodies_is_invalid_body(
+    live_server: LiveServer, method: str, path: str, body: str
+) -> None:
+    request = urllib.request.Request(
+        live_server.url + path,
+        data=body.encode(),
+        method=method,
+        headers={"X-Learner": "a" * 32, "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    answer = info.value
+    assert answer.code in (400, 413)
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
+    assert json.loads(answer.read())["error"] in ("invalid_body", "token_too_large")
+
+
+def test_forged_host_is_refused_on_http_and_ws(live_server: LiveServer) -> None:
+    port = live_server.url.rsplit(":", 1)[1]
+    request = urllib.request.Request(
+        live_server.url + "/api/config", headers={"Host": f"rebind.evil.example:{port}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400 and json.loads(info.value.read())["error"] == "host"
+    status, headers, body = _handshake(live_server, host=f"rebind.evil.example:{port}")
+    assert status == 400 and b'"host"' in body
+    assert headers.get("x-content-type-options") == "nosniff"
+
+
+def test_handshake_from_a_foreign_origin_gets_a_json_403(live_server: LiveServer) -> None:
+    port = live_server.url.rsplit(":", 1)[1]
+    for origin in ("http://evil.example", f"https://127.0.0.1:{port}"):  # scheme counts too
+        status, headers, body = _handshake(live_server, origin=origin)
+        assert status == 403, body
+        assert headers.get("x-content-type-options") == "nosniff"
+        assert headers.get("cache-control") == "no-store"
+        assert json.loads(body)["error"] == "origin"
+
+
+def _handshake(
+    server: LiveServer, host: str | None = None, origin: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    address, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=10) as sock:
+        lines = [
+            "GET /ws HTTP/1.1",
+            f"Host: {host or f'{address}:{port}'}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        if origin:
+            lines.append(f"Origin: {origin}")
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_locked_database_delays_no_sandbox(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = server_factory(max_concurrent=1, rate_per_minute=0)
+    path = server.database_url.split(":///", 1)[1]
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        health = json.loads(urllib.request.urlopen(server.url + "/healthz", timeout=10).read())
+        assert health["status"] == "degraded" and health["degraded"] == ["database"]
+
+        async def checks() -> list[list[dict[str, object]]]:
+            results: list[list[dict[str, object]]] = []
+
+            async def one() -> None:
+                async with ws_client(server.ws(LOCKED_OUT)) as client:
+                    results.append(
+                        await client.run(
+                            "bonjour-monde", HELLO_CHECK, mode="check", until=("progress",)
+                        )
+                    )
+
+            # Before: each check held the only slot through two 5 s lock waits (30 s for 3).
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tasks:
+                    for _ in range(3):
+                        tasks.start_soon(one)
+            return results
+
+        for messages in _run(checks):  # type: ignore[arg-type]
+            finished = next(m for m in messages if m["type"] == "finished")
+            assert finished["status"] == "passed"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # whatever the lock let through, a solve never stands with 0 attempts
+    status, progress = server.request("GET", "/api/progress", learner=LOCKED_OUT)
+    assert status == 200
+    for record in progress["exercises"].values():
+        assert not record["solved"] or record["attempts"] >= 1

@@ -19,6 +19,7 @@ from runner.settings import Settings
 from runner.store import AccountStore, OutboxStore, ProgressStore
 from runner.web.capacity import Capacity, QueueFull, RateLimiter
 from runner.web.connection import origin_allowed
+from runner.web.edges import host_allowed
 from runner.web.jobs import Job
 from runner.web.learners import InvalidLearner, Learner, new_learner, parse_learner
 from runner.web.metrics import Gauges, Metrics
@@ -134,25 +135,52 @@ def test_rate_limiter_token_bucket_refills_over_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("origin", "host", "allowed", "expected"),
+    ("origin", "host", "allowed", "secure", "expected"),
     [
-        (None, "example.org", (), True),
-        ("http://127.0.0.1:8000", "127.0.0.1:8000", (), True),
-        ("https://mooc.example.org", "mooc.example.org", (), True),
-        ("https://mooc.example.org:443", "mooc.example.org", (), True),
-        ("HTTPS://MOOC.example.org", "mooc.example.org", (), True),
-        ("http://evil.example", "127.0.0.1:8000", (), False),
-        ("http://127.0.0.1:9999", "127.0.0.1:8000", (), False),
-        ("null", "127.0.0.1:8000", (), False),
-        ("https://lms.example.org", "runner.example.org", ("https://lms.example.org",), True),
-        ("https://lms.example.org", "runner.example.org", ("https://other.example.org",), False),
+        (None, "example.org", (), False, True),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", (), False, True),
+        ("https://mooc.example.org", "mooc.example.org", (), True, True),
+        ("https://mooc.example.org:443", "mooc.example.org", (), True, True),
+        ("HTTPS://MOOC.example.org", "mooc.example.org", (), True, True),
+        ("http://evil.example", "127.0.0.1:8000", (), False, False),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", (), False, False),
+        ("null", "127.0.0.1:8000", (), False, False),
+        ("https://lms.example.org", "runner.example.org", ("https://lms.example.org",), True, True),
+        (
+            "https://lms.example.org",
+            "runner.example.org",
+            ("https://other.example.org",),
+            True,
+            False,
+        ),
+        # the scheme counts: an https page is not the http server's own origin, nor the reverse
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", (), False, False),
+        ("http://mooc.example.org", "mooc.example.org", (), True, False),
     ],
 )
 def test_origin_allowed(
-    origin: str | None, host: str, allowed: tuple[str, ...], expected: bool
+    origin: str | None, host: str, allowed: tuple[str, ...], secure: bool, expected: bool
 ) -> None:
     headers = {"host": host} | ({"origin": origin} if origin is not None else {})
-    assert origin_allowed(Headers(headers), allowed) is expected
+    assert origin_allowed(Headers(headers), allowed, secure) is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "expected"),
+    [
+        ("127.0.0.1:8000", ("127.0.0.1", "localhost"), True),
+        ("LOCALHOST", ("127.0.0.1", "localhost"), True),
+        ("[::1]:8000", ("[::1]",), True),
+        ("rebind.evil.example", ("127.0.0.1", "localhost"), False),
+        ("rebind.evil.example:8000", ("127.0.0.1",), False),
+        ("", ("127.0.0.1",), False),
+        ("runner.example.org", ("*.example.org",), True),
+        ("example.org.evil.net", ("*.example.org",), False),
+        ("anything", ("*",), True),
+    ],
+)
+def test_host_allowed(host: str, allowed: tuple[str, ...], expected: bool) -> None:
+    assert host_allowed(host, allowed) is expected
 
 
 def test_learner_ids_are_32_hex_and_validated() -> None:

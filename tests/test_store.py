@@ -159,3 +159,12 @@ async def test_store_translates_database_errors(tmp_path: Path) -> None:
         assert info.value.operation == "record_attempt"
     finally:
         await store.close()
+
+
+async def test_store_solved_without_a_recorded_attempt_counts_one(store: ProgressStore) -> None:
+    """The attempt write can time out (a locked database) while the solve gets through."""
+    solved = await store.record_solved(LEARNER, "ex")
+    assert (solved.solved, solved.attempts) == (True, 1)
+    assert solved.first_attempt_at is not None
+    again = await store.record_attempt(LEARNER, "ex", "x")
+    assert again.attempts == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from runner.web.learners import (
     parse_learner,
     resume_session,
 )
-from runner.web.protocol import MESSAGES, ErrorCode
+from runner.web.protocol import MESSAGES, ErrorCode, loads_bounded
 from runner.web.render import instructions_html
 from runner.web.runtime import Runtime
 
@@ -176,7 +175,7 @@ async def save_code(request: Request) -> Response:
     runtime = _runtime(request)
     body = await capped_body(request, runtime.settings.max_code_bytes * 2 + BODY_OVERHEAD_BYTES)
     try:
-        document = json.loads(body)
+        document = loads_bounded(body)
         code = document["code"]
         if not isinstance(code, str):
             raise TypeError(code)

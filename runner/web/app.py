@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runner.identity.keys import KeyResolver
 from runner.identity.platforms import load_platforms
@@ -25,33 +24,13 @@ from runner.store import AccountStore, OutboxStore, ProgressStore, StoreError
 from runner.web import api, launch, pages, platform_api
 from runner.web.api import ApiError, json_response
 from runner.web.connection import websocket_endpoint
+from runner.web.edges import Edges
 from runner.web.outbound import Outbound
 from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 STORE_DOWN = "Le suivi de progression est indisponible : réessaie dans un instant."
-
-
-class SecurityHeaders:
-    """``X-Content-Type-Options: nosniff`` on every HTTP response (pages add their CSP)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -128,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/ws", websocket_endpoint),
             *pages.routes(settings),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(Edges, allowed_hosts=settings.allowed_hosts)],
         exception_handlers={
             ApiError: _api_error,
             StoreError: _store_error,

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runner.store import StoreError
 from runner.web import protocol
+from runner.web.edges import deny_websocket
 from runner.web.jobs import Job
 from runner.web.learners import (
     SESSION_PARAM,
@@ -46,12 +47,15 @@ from runner.web.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0
+FOREIGN_ORIGIN = "Connexion refusée : cette page n'est pas autorisée à utiliser ce serveur."
 SESSION_CHECK_S = 1.0
+WELCOME_WRITE_S = 1.0
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 
-def origin_allowed(headers: Headers, allowed: tuple[str, ...]) -> bool:
-    """No Origin (not a browser), the page's own origin, or one of ``allowed``."""
+def origin_allowed(headers: Headers, allowed: tuple[str, ...], secure: bool = False) -> bool:
+    """No Origin (not a browser), the page's own origin (scheme, host and port), or one of
+    ``allowed``."""
     origin = headers.get("origin")
     if origin is None:
         return True
@@ -62,6 +66,8 @@ def origin_allowed(headers: Headers, allowed: tuple[str, ...]) -> bool:
         return True
     host = headers.get("host", "").lower()
     scheme, _, netloc = normalized.partition("://")
+    if scheme != ("https" if secure else "http"):
+        return False
     return netloc in {host, _strip_default_port(host, scheme)}
 
 
@@ -79,9 +85,11 @@ def _strip_default_port(netloc: str, scheme: str) -> str:
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
-    if not origin_allowed(websocket.headers, runtime.settings.allowed_origins):
+    secure = websocket.url.scheme == "wss"
+    if not origin_allowed(websocket.headers, runtime.settings.allowed_origins, secure):
         logger.warning("refused /ws from origin %r", websocket.headers.get("origin"))
-        await websocket.close(code=WS_1008_POLICY_VIOLATION)  # before accept: HTTP 403
+        runtime.metrics.reject("origin")
+        await deny_websocket(websocket.scope, websocket.send, 403, "origin", FOREIGN_ORIGIN)
         return
     await websocket.accept()
     runtime.connections += 1
@@ -164,11 +172,12 @@ class Connection:
             return False
         issued = learner is None
         self.learner = Learner(learner or new_learner())
-        if issued:
+        if issued:  # the row is also created by the learner's first write: never wait long here
             try:
-                await self.runtime.store.register_learner(self.learner.id)
-            except StoreError:
-                logger.exception("could not register an issued learner id")
+                with anyio.fail_after(WELCOME_WRITE_S):
+                    await self.runtime.store.register_learner(self.learner.id)
+            except (StoreError, TimeoutError):
+                logger.warning("could not register an issued learner id", exc_info=True)
         await self.send(protocol.welcome(self.learner.id, issued))
         return True
 

@@ -3,7 +3,6 @@ hand-off that opens the full page as the same learner (``/api/session/handoff``,
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import timedelta
@@ -17,6 +16,7 @@ from runner.identity.tokens import LaunchClaims, LaunchError, LaunchFailure, ver
 from runner.store import Account, SessionKind
 from runner.web.api import ApiError, capped_body, json_response, request_learner
 from runner.web.connection import origin_key
+from runner.web.protocol import loads_bounded
 from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         failure = LaunchError(LaunchFailure.TOO_LARGE, "body over 16 KiB")
         raise _refuse(request.app.state.runtime, failure) from error
     try:
-        document = json.loads(body)
+        document = loads_bounded(body)
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -101,10 +102,33 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(text))
 
 
+MAX_JSON_DEPTH = 32
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads``, after checking the nesting depth without recursion: every client document
+    goes through here (a frame, a request body), so no input reaches a recursive parser or
+    validator deep enough to exhaust the stack. Raises ValueError (``TooDeep`` included)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > max_depth:
+            raise TooDeep(f"nested deeper than {max_depth}")
+    return json.loads(text)
+
+
 def parse(frame: str, max_code_bytes: int) -> ClientMessage:
     """One client text frame as a message, or ``ProtocolError``."""
     try:
-        document = json.loads(frame)
+        document = loads_bounded(frame)
     except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.INVALID_JSON) from None
     if not isinstance(document, dict):
