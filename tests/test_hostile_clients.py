@@ -287,3 +287,23 @@ def test_locked_database_delays_no_sandbox(
     assert status == 200
     for record in progress["exercises"].values():
         assert not record["solved"] or record["attempts"] >= 1
+
+
+@pytest.mark.anyio
+async def test_check_of_a_container_killed_from_outside_is_unavailable_not_failed(
+    live_server: LiveServer, docker_client: object, instance: str
+) -> None:
+    code = "import time\nprint('prêt', flush=True)\ntime.sleep(8)\n"
+    async with ws_client(live_server.ws_url) as client:
+        await client.send(
+            {"type": "run", "exercise": "bonjour-monde", "code": code, "mode": "check"}
+        )
+        await client.until("started")
+        labels = {"label": [f"decode-runner.instance={instance}"]}
+        with anyio.fail_after(10):
+            while not (found := docker_client.containers.list(filters=labels)):  # type: ignore[attr-defined]
+                await anyio.sleep(0.05)
+        await anyio.to_thread.run_sync(found[0].kill)
+        finished = (await client.until("finished"))[-1]
+    assert finished["status"] == "unavailable", finished
+    assert "Ton code n'est pas en cause" in finished["message"]

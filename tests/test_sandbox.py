@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import docker.errors
@@ -711,3 +712,32 @@ async def test_javascript_heap_exhaustion_reports_memory(sandbox: Sandbox) -> No
     code = "const a = [];\nwhile (true) a.push({ n: a.length, s: 'x'.repeat(64) + a.length });"
     result = await run_one(sandbox, JS, code, limits=Limits(time_s=20, memory_mib=128))
     assert result.outcome is Outcome.MEMORY
+
+
+async def test_a_sigkill_that_is_not_the_oom_killer_is_not_called_memory(sandbox: Sandbox) -> None:
+    """Learner code that SIGKILLs itself gets "killed", never "plus de 256 Mio"."""
+    code = "import os, signal\nprint('avant', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    result = await run_one(sandbox, PY, code, stdin="")
+    # gVisor exposes no OOM counter: there a SIGKILL stays "memory" (docs/architecture.md).
+    expected = Outcome.MEMORY if sandbox.settings.sandbox_runtime == "runsc" else Outcome.KILLED
+    assert (result.outcome, result.exit_code, result.stdout) == (expected, -9, "avant\n")
+
+
+async def test_a_container_killed_from_outside_is_unavailable(
+    sandbox: Sandbox, docker_client: Any, instance: str
+) -> None:
+    """`docker kill` mid-run is the service's failure, not the learner's error."""
+    submission = Submission(
+        PY, "print('prêt', flush=True)\ninput()\n", (Run(stdin=None),), Limits()
+    )
+    events = []
+    async with sandbox.session(submission) as session:
+        async for event in session:
+            events.append(event)
+            if isinstance(event, Output) and "prêt" in event.data:
+                labels = {"label": [f"decode-runner.instance={instance}"]}
+                for container in docker_client.containers.list(filters=labels):
+                    await anyio.to_thread.run_sync(container.kill)
+    (result,) = results(events)
+    assert result.outcome is Outcome.UNAVAILABLE
+    assert finished(events).outcome is Outcome.UNAVAILABLE

@@ -55,6 +55,7 @@ _STATUS_OF: dict[Outcome, TestStatus] = {
     Outcome.ERROR: TestStatus.ERROR,
     Outcome.TIMEOUT: TestStatus.TIMEOUT,
     Outcome.MEMORY: TestStatus.MEMORY,
+    Outcome.KILLED: TestStatus.ERROR,
     Outcome.OUTPUT_LIMIT: TestStatus.OUTPUT_LIMIT,
     Outcome.STOPPED: TestStatus.ERROR,
     Outcome.UNAVAILABLE: TestStatus.ERROR,

@@ -39,6 +39,11 @@ def outcome_message(outcome: Outcome, limits: Limits, time_s: float) -> str:
             f"Ton programme a utilisé plus de {limits.memory_mib} Mio de mémoire : une liste "
             "grandit-elle sans fin ?"
         )
+    if outcome is Outcome.KILLED:
+        return (
+            "Ton programme a été arrêté net par un signal (SIGKILL), sans dépasser la mémoire : "
+            "a-t-il arrêté lui-même un processus ?"
+        )
     if outcome is Outcome.OUTPUT_LIMIT:
         return (
             f"Ton programme a affiché plus de {size(limits.output_bytes)} : un print dans une "

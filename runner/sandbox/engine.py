@@ -245,8 +245,10 @@ class Session:
             outcome = Outcome.STOPPED
         elif broken is None and await self._sandbox.docker.oom_killed(self._container.id):
             outcome = Outcome.MEMORY
-        else:
+        elif broken == "protocol":  # only learner code can forge harness messages (gVisor)
             outcome = Outcome.ERROR
+        else:  # the container was killed from outside or vanished: not the learner's doing
+            outcome = Outcome.UNAVAILABLE
             logger.warning(
                 "sandbox harness ended early: %s", self._container.attachment.harness_stderr[-2000:]
             )

@@ -23,7 +23,8 @@ class Outcome(StrEnum):
     OK = "ok"
     ERROR = "error"  # non-zero exit
     TIMEOUT = "timeout"
-    MEMORY = "memory"
+    MEMORY = "memory"  # the cgroup's OOM counter says so (or, without one, a SIGKILL)
+    KILLED = "killed"  # a SIGKILL that is not the OOM killer's
     OUTPUT_LIMIT = "output_limit"
     STOPPED = "stopped"
     UNAVAILABLE = "unavailable"  # engine down or image missing

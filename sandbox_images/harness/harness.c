@@ -863,9 +863,13 @@ static void child_finish(Child *c) {
         outcome = c->reason;
     } else {
         long oom_after = oom_kills();
-        if ((c->oom_before >= 0 && oom_after > c->oom_before) || code == -SIGKILL ||
+        int counted = c->oom_before >= 0 && oom_after >= 0;
+        if ((counted && oom_after > c->oom_before) ||
+            (!counted && code == -SIGKILL) || /* no OOM counter (gVisor): SIGKILL is our best guess */
             (c->heap_exhausted && (code == -SIGABRT || code == 128 + SIGABRT)))
-            outcome = "memory"; /* nobody here sent SIGKILL: the kernel's OOM killer did */
+            outcome = "memory";
+        else if (code == -SIGKILL)
+            outcome = "killed"; /* a SIGKILL the OOM counter does not account for */
         else
             outcome = code == 0 ? "ok" : "error";
     }
