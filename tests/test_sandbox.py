@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -741,3 +742,78 @@ async def test_a_container_killed_from_outside_is_unavailable(
     (result,) = results(events)
     assert result.outcome is Outcome.UNAVAILABLE
     assert finished(events).outcome is Outcome.UNAVAILABLE
+
+
+IO_URING = """
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+fd = libc.syscall(425, 4, params)  # io_uring_setup(4, &params)
+print(fd, errno.errorcode.get(ctypes.get_errno()))
+"""
+
+
+async def test_io_uring_is_refused(sandbox: Sandbox) -> None:
+    result = await run_one(sandbox, PY, IO_URING, stdin="")
+    assert result.outcome is Outcome.OK, result.stderr
+    fd, error = result.stdout.split()
+    if sandbox.settings.sandbox_runtime == "runsc":
+        # gVisor serves io_uring from its own user-space kernel: the host kernel's io_uring,
+        # which the advisories are about, is never reached.
+        assert fd.isdigit() or error in ("EPERM", "ENOSYS")
+        return
+    assert fd == "-1" and error in ("EPERM", "ENOSYS"), result.stdout
+
+
+async def test_new_namespaces_are_refused(sandbox: Sandbox) -> None:
+    if sandbox.settings.sandbox_runtime == "runsc":
+        pytest.skip("gVisor creates namespaces in its own kernel: the host's stay out of reach")
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), ctypes.get_errno())  # CLONE_NEWUSER\n"
+    )
+    result = await run_one(sandbox, PY, code, stdin="")
+    status, error = result.stdout.split()
+    assert status == "-1" and int(error) in (1, 22, 38), result.stdout + result.stderr
+
+
+HOST_PATHS = [
+    "/proc/meminfo",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/version",
+    "/proc/sys/kernel/random/boot_id",
+]
+
+
+async def test_host_information_is_masked_and_programs_still_work(sandbox: Sandbox) -> None:
+    code = (
+        "import os\n"
+        f"for path in {HOST_PATHS!r}:\n"
+        "    try:\n"
+        "        print(path, repr(open(path).read()[:400]))\n"
+        "    except OSError as e:\n"
+        "        print(path, 'refused', e.errno)\n"
+        "print('/sys/block', os.listdir('/sys/block') if os.path.isdir('/sys/block') else [])\n"
+        "print(open('/etc/hostname').read().strip(), os.cpu_count() >= 1)\n"
+    )
+    result = await run_one(sandbox, PY, code, stdin="")
+    lines = result.stdout.splitlines()
+    host_boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    host_total = next(
+        line for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line
+    )
+    assert host_boot_id not in result.stdout and host_total.split()[1] not in result.stdout
+    if sandbox.settings.sandbox_runtime != "runsc":  # gVisor's /proc is its own, not the host's
+        for path, line in zip(HOST_PATHS, lines, strict=False):
+            assert line in (f"{path} ''", f"{path} refused 2", f"{path} refused 13"), line
+        assert lines[len(HOST_PATHS)] == "/sys/block []"
+    assert lines[-1] == "sandbox True"
+    js = await run_one(
+        sandbox,
+        JS,
+        "const os = require('os'); console.log(typeof os.totalmem(), [1, 2].map((x) => x * 2).join(','))",
+        stdin="",
+    )
+    assert (js.outcome, js.stdout) == (Outcome.OK, "number 2,4\n"), js.stderr

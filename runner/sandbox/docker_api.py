@@ -14,6 +14,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -31,6 +33,28 @@ logger = logging.getLogger(__name__)
 LABEL = "decode-runner"
 INSTANCE_LABEL = "decode-runner.instance"
 SANDBOX_UID = "1000:1000"
+SECCOMP_PROFILE = Path(__file__).resolve().parents[2] / "sandbox_images" / "seccomp.json"
+# Docker's own masked paths, plus what tells a learner about the host: its memory, load, uptime,
+# kernel build, boot id and block devices (the kernel release stays visible through uname(2)).
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/proc/meminfo",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/version",
+    "/proc/sys/kernel/random/boot_id",
+    "/sys/block",
+    "/sys/devices/virtual/block",
+)
 READY_TIMEOUT_S = 10.0
 ENGINE_TIMEOUT_S = 60.0  # one create, start or remove, however loaded the engine
 RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
@@ -238,7 +262,7 @@ class DockerAPI:
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmp_mib}m,mode=1777"},
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", f"seccomp={seccomp_profile()}"],
             ipc_mode="private",
             init=False,  # the harness is PID 1: the kernel shields it from its own uid's signals
             runtime=settings.sandbox_runtime or None,
@@ -248,6 +272,7 @@ class DockerAPI:
                 Ulimit(name="nofile", soft=256, hard=256),
             ],
         )
+        host_config["MaskedPaths"] = list(MASKED_PATHS)
         return {
             "image": image_name(settings, language),
             "command": None,  # the image's: the harness
@@ -260,6 +285,12 @@ class DockerAPI:
             "labels": {LABEL: "1", INSTANCE_LABEL: settings.instance},
             "host_config": host_config,
         }
+
+
+@cache
+def seccomp_profile() -> str:
+    """sandbox_images/seccomp.json, compacted: Docker takes the profile's text, not a path."""
+    return json.dumps(json.loads(SECCOMP_PROFILE.read_text("utf-8")), separators=(",", ":"))
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

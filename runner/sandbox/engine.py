@@ -32,6 +32,10 @@ from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# harness.c ends its container with "harness: … by a program" when learner code changed what it
+# cannot restore (PID 1's priority, limits, affinity).
+LEARNER_ENDED = "by a program"
+
 HARNESS_GRACE_S = 3.0  # beyond a run's own limit, before the host gives up on the harness
 _PROGRAMS = {
     Language.PYTHON: ("main.py", ["/usr/bin/python3", "-u", "/tmp/main.py"]),
@@ -245,7 +249,9 @@ class Session:
             outcome = Outcome.STOPPED
         elif broken is None and await self._sandbox.docker.oom_killed(self._container.id):
             outcome = Outcome.MEMORY
-        elif broken == "protocol":  # only learner code can forge harness messages (gVisor)
+        elif broken == "protocol" or LEARNER_ENDED in self._container.attachment.harness_stderr:
+            # Only learner code forges harness messages (gVisor) or changes what the harness
+            # cannot restore (it then says "… by a program" and ends the container).
             outcome = Outcome.ERROR
         else:  # the container was killed from outside or vanished: not the learner's doing
             outcome = Outcome.UNAVAILABLE
