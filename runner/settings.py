@@ -37,6 +37,12 @@ class Settings:
     max_concurrent: int = 4
     queue_size: int = 200
     rate_per_minute: int = 30
+    # Per client IP (docs/operations.md: sized for a classroom of 30 behind one NAT).
+    ip_rate_per_minute: int = 240  # submissions
+    ip_max_connections: int = 120  # open WebSockets
+    ip_new_learners_per_minute: int = 60  # anonymous ids issued
+    trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-For is believed from these only
+    header_timeout_s: float = 10.0  # a request head (or WebSocket handshake) must arrive by then
     shutdown_grace_s: float = 5.0
     log_level: str = "info"
 

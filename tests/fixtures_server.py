@@ -105,6 +105,11 @@ def start_server(
         "DECODE_EXERCISES_DIR": str(ROOT / "exercises"),
         "DECODE_WEB_DIR": str(ROOT / "web" / "dist"),
         "DECODE_LOG_LEVEL": "info",
+        # Every test client comes from 127.0.0.1: per-address limits are off unless a test
+        # (tests/test_hostile_clients.py) sets them.
+        "DECODE_IP_RATE_PER_MINUTE": "0",
+        "DECODE_IP_MAX_CONNECTIONS": "0",
+        "DECODE_IP_NEW_LEARNERS_PER_MINUTE": "0",
     }
     env.update({f"DECODE_{key.upper()}": str(value) for key, value in settings.items()})
     log_path = workdir / f"server-{port}.log"

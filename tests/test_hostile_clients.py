@@ -151,7 +151,6 @@ async def test_run_right_after_a_checks_finished_is_accepted(
         assert errors == []
 
 
-LOCKED_OUT = "c" * 32
 DEEP = "[" * 5000 + "]" * 5000
 
 
@@ -184,11 +183,12 @@ async def test_deep_nesting_on_ws_is_invalid_json_and_a_running_job_still_finish
 def test_deep_nesting_in_http_bodies_is_invalid_body(
     live_server: LiveServer, method: str, path: str, body: str
 ) -> None:
+    learner = live_server.request("POST", "/api/session")[1]["learner"]
     request = urllib.request.Request(
         live_server.url + path,
         data=body.encode(),
         method=method,
-        headers={"X-Learner": "a" * 32, "Content-Type": "application/json"},
+        headers={"X-Learner": learner, "Content-Type": "application/json"},
     )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
@@ -251,6 +251,7 @@ def test_locked_database_delays_no_sandbox(
     server_factory: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     server = server_factory(max_concurrent=1, rate_per_minute=0)
+    learner = server.request("POST", "/api/session")[1]["learner"]
     path = server.database_url.split(":///", 1)[1]
     holder = sqlite3.connect(path, isolation_level=None, timeout=1)
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
@@ -262,7 +263,7 @@ def test_locked_database_delays_no_sandbox(
             results: list[list[dict[str, object]]] = []
 
             async def one() -> None:
-                async with ws_client(server.ws(LOCKED_OUT)) as client:
+                async with ws_client(server.ws(learner)) as client:
                     results.append(
                         await client.run(
                             "bonjour-monde", HELLO_CHECK, mode="check", until=("progress",)
@@ -283,7 +284,7 @@ def test_locked_database_delays_no_sandbox(
         holder.execute("ROLLBACK")
         holder.close()
     # whatever the lock let through, a solve never stands with 0 attempts
-    status, progress = server.request("GET", "/api/progress", learner=LOCKED_OUT)
+    status, progress = server.request("GET", "/api/progress", learner=learner)
     assert status == 200
     for record in progress["exercises"].values():
         assert not record["solved"] or record["attempts"] >= 1

@@ -294,8 +294,9 @@ def test_handoff_code_opens_the_same_learner_once(setup: Setup) -> None:
     assert detail["code"] == "print('à moi')"
     status, _, again = setup.call("POST", "/api/session/redeem", {"code": body["code"]})
     assert (status, again["error"]) == (401, "handoff_invalid")
+    anonymous_id = setup.call("POST", "/api/session")[2]["learner"]
     status, _, anonymous = setup.call(
-        "POST", "/api/session/handoff", headers={"X-Learner": "a" * 32}
+        "POST", "/api/session/handoff", headers={"X-Learner": anonymous_id}
     )
     assert (status, anonymous["error"]) == (400, "no_session")
 

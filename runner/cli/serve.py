@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from runner.cli.protocols import bounded_head_protocol
 from runner.identity.platforms import PlatformConfigError
 from runner.settings import Settings, SettingsError
 from runner.web.app import create_app
@@ -119,7 +120,9 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_frame_bytes,
         log_level=settings.log_level,
         lifespan="on",
-        proxy_headers=True,
+        http=bounded_head_protocol(settings.header_timeout_s),
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         server_header=False,
         # After the drain, connections whose clients do not read cannot stall the exit.
         timeout_graceful_shutdown=int(settings.shutdown_grace_s + SHUTDOWN_BOUND_S),

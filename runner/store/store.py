@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from runner.store import revisions
 from runner.store.changes import Account, track_change
-from runner.store.tables import UTCDateTime, learners, progress
+from runner.store.tables import UTCDateTime, learners, progress, server_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,28 @@ class ProgressStore:
             logger.warning("database ping failed", exc_info=True)
             return False
         return True
+
+    async def secret(self, name: str) -> bytes:
+        """A key shared by every server on this database, generated on first use."""
+        query = select(server_secrets.c.value).where(server_secrets.c.name == name)
+        rows = await self.read("secret", query, {})
+        if not rows:
+            value, now = secrets.token_hex(32), _now()
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        server_secrets.insert().values(name=name, value=value, created_at=now)
+                    )
+            except IntegrityError:
+                pass  # another server created it first: use theirs
+            except SQLAlchemyError as exc:
+                raise StoreError("secret", str(exc)) from exc
+            rows = await self.read("secret", query, {})
+        return bytes.fromhex(rows[0]["value"])
+
+    async def learner_exists(self, learner: str) -> bool:
+        query = select(learners.c.id).where(learners.c.id == learner)
+        return bool(await self.read("learner_exists", query, {}))
 
     async def register_learner(self, learner: str) -> None:
         await self.write("register_learner", lambda conn: _ensure_learner(conn, learner))

@@ -162,3 +162,12 @@ outbox = Table(
     Index("ix_outbox_due", "next_attempt_at"),
     Index("ix_outbox_subject", "platform_id", "subject"),
 )
+
+# Keys the servers share (HMAC keys of learner ids): generated once, kept in the database.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

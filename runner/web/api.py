@@ -10,14 +10,14 @@ from starlette.routing import Route
 
 from runner.exercises import Exercise
 from runner.store import ExerciseProgress
+from runner.web.edges import client_address
 from runner.web.learners import (
     LEARNER_HEADER,
     SESSION_HEADER,
     InvalidLearner,
     Learner,
     SessionExpired,
-    new_learner,
-    parse_learner,
+    anonymous_learner,
     resume_session,
 )
 from runner.web.protocol import MESSAGES, ErrorCode, loads_bounded
@@ -61,7 +61,7 @@ async def request_learner(request: Request, required: bool) -> Learner | None:
             _runtime(request).metrics.reject(ErrorCode.SESSION_EXPIRED)
             raise ApiError(401, "session_expired", MESSAGES[ErrorCode.SESSION_EXPIRED]) from None
     try:
-        learner = parse_learner(request.headers.get(LEARNER_HEADER))
+        learner = await anonymous_learner(_runtime(request), request.headers.get(LEARNER_HEADER))
     except InvalidLearner:
         raise ApiError(400, "learner", MESSAGES[ErrorCode.LEARNER]) from None
     if learner is None and required:
@@ -87,7 +87,11 @@ def status_of(progress: ExerciseProgress | None) -> str:
 
 
 async def create_session(request: Request) -> Response:
-    learner = new_learner()
+    runtime = _runtime(request)
+    if not runtime.ip_new_learners.allow(client_address(request.client)):
+        runtime.metrics.reject("too_many_learners")
+        raise ApiError(429, "rate_limited", MESSAGES[ErrorCode.RATE_LIMITED])
+    learner = runtime.learner_ids.issue()
     await _runtime(request).store.register_learner(learner)
     return json_response({"learner": learner})
 

@@ -113,3 +113,25 @@ class RateLimiter:
         self._buckets = {
             key: value for key, value in self._buckets.items() if now - value[1] < refill
         }
+
+
+class ConnectionCounter:
+    """Open connections per client address, capped at ``limit`` (0 disables the cap)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, client: str) -> bool:
+        count = self._open.get(client, 0)
+        if self.limit > 0 and count >= self.limit:
+            return False
+        self._open[client] = count + 1
+        return True
+
+    def close(self, client: str) -> None:
+        count = self._open.get(client, 0) - 1
+        if count > 0:
+            self._open[client] = count
+        else:
+            self._open.pop(client, None)

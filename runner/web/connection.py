@@ -20,15 +20,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runner.store import StoreError
 from runner.web import protocol
-from runner.web.edges import deny_websocket
+from runner.web.edges import client_address, deny_websocket, give_memory_back
 from runner.web.jobs import Job
 from runner.web.learners import (
     SESSION_PARAM,
     InvalidLearner,
     Learner,
     SessionExpired,
-    new_learner,
-    parse_learner,
+    anonymous_learner,
     resume_session,
 )
 from runner.web.outgoing import Outgoing, SlowClient
@@ -47,6 +46,7 @@ from runner.web.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0
+CROWDED = "Trop de connexions depuis ton réseau : ferme des onglets, puis réessaie."
 FOREIGN_ORIGIN = "Connexion refusée : cette page n'est pas autorisée à utiliser ce serveur."
 SESSION_CHECK_S = 1.0
 WELCOME_WRITE_S = 1.0
@@ -91,20 +91,34 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         runtime.metrics.reject("origin")
         await deny_websocket(websocket.scope, websocket.send, 403, "origin", FOREIGN_ORIGIN)
         return
-    await websocket.accept()
-    runtime.connections += 1
+    client = client_address(websocket.client)
+    if not runtime.ip_connections.open(client):
+        logger.warning(
+            "refused /ws: %s has %d connections open", client, runtime.ip_connections.limit
+        )
+        runtime.metrics.reject("too_many_connections")
+        await deny_websocket(websocket.scope, websocket.send, 429, "too_many_connections", CROWDED)
+        return
     try:
-        await Connection(websocket, runtime).serve()
+        await websocket.accept()
+        runtime.connections += 1
+        try:
+            await Connection(websocket, runtime, client).serve()
+        finally:
+            runtime.connections -= 1
     finally:
-        runtime.connections -= 1
+        runtime.ip_connections.close(client)
+        if runtime.connections == 0:
+            give_memory_back()
 
 
 class Connection:
     """One learner's socket: at most one Job at a time; the Job dies with the socket."""
 
-    def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, client: str = "") -> None:
         self.websocket = websocket
         self.runtime = runtime
+        self.client = client
         self.learner = Learner("")
         self.job: Job | None = None
         self.outgoing = Outgoing()
@@ -166,12 +180,16 @@ class Connection:
             return await self._resume(session)
         raw = self.websocket.query_params.get("learner")
         try:
-            learner = parse_learner(raw)
+            learner = await anonymous_learner(self.runtime, raw)
         except InvalidLearner:
             await self._refuse(ErrorCode.LEARNER)
             return False
         issued = learner is None
-        self.learner = Learner(learner or new_learner())
+        if issued and not self.runtime.ip_new_learners.allow(self.client):
+            self.runtime.metrics.reject("too_many_learners")
+            await self._refuse(ErrorCode.RATE_LIMITED)
+            return False
+        self.learner = Learner(learner or self.runtime.learner_ids.issue())
         if issued:  # the row is also created by the learner's first write: never wait long here
             try:
                 with anyio.fail_after(WELCOME_WRITE_S):
@@ -266,11 +284,13 @@ class Connection:
             raise ProtocolError(ErrorCode.BUSY)
         if self.runtime.draining:
             raise ProtocolError(ErrorCode.SHUTTING_DOWN)
+        if not self.runtime.rate_limiter.allow(self.learner.id):
+            raise ProtocolError(ErrorCode.RATE_LIMITED)
+        if not self.runtime.ip_rate_limiter.allow(self.client):  # fresh ids do not escape it
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "client address")
         exercise = self.runtime.require_catalog().get(request.exercise)
         if exercise is None:
             raise ProtocolError(ErrorCode.UNKNOWN_EXERCISE, f"no exercise {request.exercise!r}")
-        if not self.runtime.rate_limiter.allow(self.learner.id):
-            raise ProtocolError(ErrorCode.RATE_LIMITED)
         job = Job(self.runtime, self.learner, exercise, request.code, Mode(request.mode), self.send)
         self.job = job
         assert self._tasks is not None

@@ -15,7 +15,8 @@ from runner.identity.webhooks import Dispatcher
 from runner.sandbox import Sandbox
 from runner.settings import Settings
 from runner.store import AccountStore, ProgressStore
-from runner.web.capacity import Capacity, RateLimiter
+from runner.web.capacity import Capacity, ConnectionCounter, RateLimiter
+from runner.web.learners import LearnerIds
 from runner.web.metrics import Gauges, Metrics
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+LEARNER_ID_KEY = "learner-ids"
 HEALTH_TIMEOUT_S = 5.0
 DATABASE_PING_S = 1.0
 STOP_WAIT_S = 3.0
@@ -51,11 +53,21 @@ class Runtime:
         self.dispatcher = dispatcher
         self.capacity = Capacity(settings.max_concurrent, settings.queue_size)
         self.rate_limiter = RateLimiter(settings.rate_per_minute)
+        self.ip_rate_limiter = RateLimiter(settings.ip_rate_per_minute)
+        self.ip_new_learners = RateLimiter(settings.ip_new_learners_per_minute)
+        self.ip_connections = ConnectionCounter(settings.ip_max_connections)
         self.metrics = Metrics()
         self.catalog: Catalog | None = None
         self.jobs: set[Job] = set()
         self.connections = 0
         self.draining = False
+        self._learner_ids: LearnerIds | None = None
+
+    @property
+    def learner_ids(self) -> LearnerIds:
+        if self._learner_ids is None:
+            raise RuntimeError("the runtime is not started")
+        return self._learner_ids
 
     async def start(self) -> None:
         catalog = await anyio.to_thread.run_sync(load_catalog, self.settings.exercises_dir)
@@ -69,6 +81,7 @@ class Runtime:
         )
         self.catalog = catalog
         await self.store.open()
+        self._learner_ids = LearnerIds(await self.store.secret(LEARNER_ID_KEY))
         await self.sandbox.start()
 
     async def close(self) -> None:
