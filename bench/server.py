@@ -57,6 +57,10 @@ def running_server(
             "DECODE_POOL_SIZE": str(pool_size),
             "DECODE_MAX_CONCURRENT": str(max_concurrent),
             "DECODE_RATE_PER_MINUTE": "100000",
+            # Every simulated learner comes from 127.0.0.1: no per-address limits here.
+            "DECODE_IP_RATE_PER_MINUTE": "0",
+            "DECODE_IP_MAX_CONNECTIONS": "0",
+            "DECODE_IP_NEW_LEARNERS_PER_MINUTE": "0",
             "DECODE_LOG_LEVEL": "warning",
         }
         command = [sys.executable, "-m", "runner", "serve"]
