@@ -1,5 +1,5 @@
 # Two entry points: `make run` (the server) and `make test` (the whole suite). Both set up what they need.
-.PHONY: setup images web run test test-fast bench lint clean
+.PHONY: setup images web run test test-fast bench soak lint clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,6 +29,10 @@ test-fast:
 
 bench: setup web
 	$(PY) -m bench
+
+# Ten minutes at moderate load with hostile clients mixed in: RSS, fds, containers (not in test).
+soak: setup
+	$(PY) -m bench.soak
 
 lint:
 	$(VENV)/bin/ruff check runner tests bench
