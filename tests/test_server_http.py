@@ -199,6 +199,8 @@ def test_http_progress_needs_a_well_formed_learner(server: LiveServer, catalog: 
     assert body["exercises"] == {
         exercise.id: {
             "attempts": 0,
+            "checks": 0,
+            "runs": 0,
             "solved": False,
             "solved_at": None,
             "hints_revealed": 1,

@@ -24,7 +24,7 @@ async def test_store_open_creates_directory_and_migrates_to_head(tmp_path: Path)
     try:
         assert path.exists()
         async with store.engine.connect() as conn:
-            assert await conn.run_sync(revisions.current) == revisions.head() == "0003"
+            assert await conn.run_sync(revisions.current) == revisions.head() == "0004"
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
             mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
         assert {"learners", "progress", "alembic_version"} <= tables
@@ -168,3 +168,10 @@ async def test_store_solved_without_a_recorded_attempt_counts_one(store: Progres
     assert solved.first_attempt_at is not None
     again = await store.record_attempt(LEARNER, "ex", "x")
     assert again.attempts == 2
+
+
+async def test_store_counts_checks_and_runs_apart(store: ProgressStore) -> None:
+    await store.record_attempt(LEARNER, "ex", "a", check=False)
+    await store.record_attempt(LEARNER, "ex", "b", check=False)
+    counted = await store.record_attempt(LEARNER, "ex", "c", check=True)
+    assert (counted.attempts, counted.checks, counted.runs) == (3, 1, 2)

@@ -41,17 +41,20 @@ def _update_row(**changes: Any) -> Update:
 
 
 _GET = select(progress).where(_ROW)
-_RECORD_ATTEMPT = _update_row(
-    attempts=progress.c.attempts + 1,
-    first_attempt_at=func.coalesce(progress.c.first_attempt_at, _NOW),
-    last_attempt_at=_NOW,
-    last_code=bindparam("code"),
-)
+_ATTEMPT = {
+    "attempts": progress.c.attempts + 1,
+    "first_attempt_at": func.coalesce(progress.c.first_attempt_at, _NOW),
+    "last_attempt_at": _NOW,
+    "last_code": bindparam("code"),
+}
+_RECORD_CHECK = _update_row(**_ATTEMPT, checks=progress.c.checks + 1)
+_RECORD_RUN = _update_row(**_ATTEMPT, runs=progress.c.runs + 1)
 # A solve whose attempt could not be written (a slow database) still counts that attempt.
 _RECORD_SOLVED = _update_row(
     solved=True,
     solved_at=func.coalesce(progress.c.solved_at, _NOW),
     attempts=case((progress.c.attempts == 0, 1), else_=progress.c.attempts),
+    checks=case((progress.c.checks == 0, 1), else_=progress.c.checks),
     first_attempt_at=func.coalesce(progress.c.first_attempt_at, _NOW),
     last_attempt_at=func.coalesce(progress.c.last_attempt_at, _NOW),
 )
@@ -79,7 +82,9 @@ class StoreError(RuntimeError):
 @dataclass(frozen=True)
 class ExerciseProgress:
     exercise_id: str
-    attempts: int = 0
+    attempts: int = 0  # checks + runs
+    checks: int = 0
+    runs: int = 0
     first_attempt_at: datetime | None = None
     last_attempt_at: datetime | None = None
     solved: bool = False
@@ -101,6 +106,8 @@ class ExerciseProgress:
             "exercise": self.exercise_id,
             "status": self.status,
             "attempts": self.attempts,
+            "checks": self.checks,
+            "runs": self.runs,
             "solved": self.solved,
             "solved_at": iso(self.solved_at),
             "first_attempt_at": iso(self.first_attempt_at),
@@ -210,14 +217,25 @@ class ProgressStore:
         return {row["exercise_id"]: progress_of(row) for row in rows}
 
     async def record_attempt(
-        self, learner: str, exercise: str, code: str, account: Account | None = None
+        self,
+        learner: str,
+        exercise: str,
+        code: str,
+        account: Account | None = None,
+        check: bool = True,
     ) -> ExerciseProgress:
-        """Count one submission (run or check) and keep its code.
+        """Count one submission, a check (``checks``, the page's "Essais") or a run (``runs``,
+        "Exécutions"); both count in ``attempts``. Keep its code.
 
         With an ``account``, the change gets its platform's next sequence number and its webhook
         event, in the same transaction (so does every progress change below)."""
         return await self._upsert(
-            "record_attempt", _RECORD_ATTEMPT, learner, exercise, account, code=code
+            "record_attempt",
+            _RECORD_CHECK if check else _RECORD_RUN,
+            learner,
+            exercise,
+            account,
+            code=code,
         )
 
     async def record_solved(
@@ -320,6 +338,8 @@ def _initial_row(learner: str, exercise: str) -> dict[str, Any]:
         "learner_id": learner,
         "exercise_id": exercise,
         "attempts": 0,
+        "checks": 0,
+        "runs": 0,
         "solved": False,
         "hints_revealed": 0,
         "updated_at": _now(),
@@ -330,6 +350,8 @@ def progress_of(row: Any) -> ExerciseProgress:
     return ExerciseProgress(
         exercise_id=row["exercise_id"],
         attempts=row["attempts"],
+        checks=row["checks"],
+        runs=row["runs"],
         first_attempt_at=row["first_attempt_at"],
         last_attempt_at=row["last_attempt_at"],
         solved=bool(row["solved"]),

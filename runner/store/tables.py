@@ -63,6 +63,8 @@ progress = Table(
     ),
     Column("exercise_id", String(EXERCISE_ID_LENGTH), primary_key=True),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("checks", Integer, nullable=False, default=0, server_default="0"),
+    Column("runs", Integer, nullable=False, default=0, server_default="0"),
     Column("first_attempt_at", UTCDateTime(), nullable=True),
     Column("last_attempt_at", UTCDateTime(), nullable=True),
     Column("solved", Boolean, nullable=False, default=False),

@@ -156,6 +156,8 @@ async def exercise_detail(request: Request) -> Response:
             "hints": list(exercise.hints[:revealed]),
             "status": status_of(progress),
             "attempts": progress.attempts if progress else 0,
+            "checks": progress.checks if progress else 0,
+            "runs": progress.runs if progress else 0,
             "next": catalog.next_id(exercise.id),
             "previous": catalog.previous_id(exercise.id),
         }
@@ -213,6 +215,8 @@ async def progress(request: Request) -> Response:
     exercises = {
         exercise_id: {
             "attempts": p.attempts,
+            "checks": p.checks,
+            "runs": p.runs,
             "solved": p.solved,
             "solved_at": p.solved_at.isoformat().replace("+00:00", "Z") if p.solved_at else None,
             "hints_revealed": p.hints_revealed,

@@ -195,9 +195,7 @@ class Job:
     async def _report_progress(self, summary: checking.CheckSummary) -> None:
         progress = await self._record_result(summary.status is checking.CheckStatus.PASSED)
         if progress is not None:
-            await self._send(
-                protocol.progress(self.exercise.id, progress.solved, progress.attempts)
-            )
+            await self._send(protocol.progress(self.exercise.id, progress))
 
     async def _open(self, session: Session, total: int) -> None:
         self._session = session
@@ -270,7 +268,11 @@ class Job:
         with anyio.CancelScope(shield=True), anyio.move_on_after(ATTEMPT_WRITE_S) as timer:
             try:
                 await self.runtime.store.record_attempt(
-                    self.learner.id, self.exercise.id, self.code, self.learner.account
+                    self.learner.id,
+                    self.exercise.id,
+                    self.code,
+                    self.learner.account,
+                    check=self.mode is Mode.CHECK,
                 )
             except StoreError:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)

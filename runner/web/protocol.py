@@ -13,6 +13,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from runner.store import ExerciseProgress
+
 
 class Mode(StrEnum):
     RUN = "run"
@@ -204,5 +206,13 @@ def output(stream: str, data: str) -> dict[str, Any]:
     return {"type": "output", "stream": stream, "data": data}
 
 
-def progress(exercise: str, solved: bool, attempts: int) -> dict[str, Any]:
-    return {"type": "progress", "exercise": exercise, "solved": solved, "attempts": attempts}
+def progress(exercise: str, recorded: ExerciseProgress) -> dict[str, Any]:
+    """``attempts`` counts checks and runs; ``checks`` ("Essais") and ``runs`` apart."""
+    return {
+        "type": "progress",
+        "exercise": exercise,
+        "solved": recorded.solved,
+        "attempts": recorded.attempts,
+        "checks": recorded.checks,
+        "runs": recorded.runs,
+    }
