@@ -15,7 +15,11 @@ import docker.errors
 import pytest
 
 from runner.sandbox import (
+    Conflict,
+    ContainerGone,
+    EngineUnreachable,
     Finished,
+    ImageMissing,
     Language,
     Limits,
     Outcome,
@@ -25,6 +29,7 @@ from runner.sandbox import (
     Sandbox,
     Submission,
 )
+from runner.sandbox.docker_api import DockerAPI
 from runner.settings import Settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.anyio]
@@ -408,6 +413,44 @@ async def test_every_container_is_removed_though_its_harness_exits_during_remova
         await asyncio.gather(*(collect(sandbox, submission) for _ in range(8)))
     await sandbox.close()  # waits for every removal; no_container_left checks none is left
     assert "could not remove container" not in caplog.text
+
+
+async def test_engine_errors_carry_their_status(settings: Settings, docker_client) -> None:
+    """The Docker boundary raises typed errors by HTTP status; nobody reads the engine's words."""
+    api = DockerAPI(settings)
+    container = docker_client.containers.create(
+        "decode-runner-python:latest",
+        command=["sleep", "60"],
+        entrypoint=[],
+        labels={"decode-runner": "1", "decode-runner.instance": settings.instance},
+    )
+    try:
+        with pytest.raises(ContainerGone) as gone:
+            await api.start("0" * 64)
+        assert gone.value.status == 404
+        await api.start(container.id)
+        with pytest.raises(Conflict) as conflict:  # removing a running container needs force
+            await api._engine("DELETE", f"/containers/{container.id}")
+        assert conflict.value.status == 409
+        missing = DockerAPI(settings.replace(image_prefix="decode-runner-missing"))
+        try:
+            with pytest.raises(ImageMissing) as image:
+                await missing.create(PY, QUICK)
+            assert image.value.status == 404
+            assert "decode-runner-missing-python" in str(image.value)
+        finally:
+            missing.close()
+        await api.kill("0" * 64)  # gone already: nothing to do, nothing raised
+        await api.remove(container.id)
+        await api.remove(container.id)  # gone already
+    finally:
+        api.close()
+    with pytest.raises(docker.errors.NotFound):
+        container.reload()
+    unreachable = DockerAPI(settings.replace(docker_socket="/nonexistent/docker.sock"))
+    with pytest.raises(EngineUnreachable) as down:
+        await unreachable.start("0" * 64)
+    assert down.value.socket == "/nonexistent/docker.sock"
 
 
 async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker_client) -> None:

@@ -1,7 +1,15 @@
 """Throwaway Docker sandboxes: one container per submission, streamed, limited, always removed."""
 
-from runner.sandbox.docker_api import SandboxUnavailable
 from runner.sandbox.engine import Sandbox, Session
+from runner.sandbox.errors import (
+    Conflict,
+    ContainerGone,
+    EngineError,
+    EngineUnreachable,
+    ImageMissing,
+    SandboxError,
+    SandboxUnavailable,
+)
 from runner.sandbox.models import (
     Event,
     Finished,
@@ -17,8 +25,13 @@ from runner.sandbox.models import (
 )
 
 __all__ = [
+    "Conflict",
+    "ContainerGone",
+    "EngineError",
+    "EngineUnreachable",
     "Event",
     "Finished",
+    "ImageMissing",
     "Language",
     "Limits",
     "Outcome",
@@ -27,6 +40,7 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "Sandbox",
+    "SandboxError",
     "SandboxUnavailable",
     "Session",
     "Stream",

@@ -11,6 +11,8 @@ import json
 import struct
 from typing import Any
 
+from runner.sandbox.errors import engine_error
+
 _FRAME_HEADER = struct.Struct(">BxxxL")  # stream id, 3 padding bytes, payload length
 STDOUT, STDERR = 1, 2
 _MAX_LINE = 4 * 1024 * 1024
@@ -18,7 +20,7 @@ _STDERR_KEPT = 65536  # one harness event; output chunks are 64 KiB at most
 
 
 class AttachError(ConnectionError):
-    """The engine refused or broke the attach connection."""
+    """The engine's answer to the attach request is not HTTP."""
 
 
 class HarnessProtocolError(ValueError):
@@ -47,7 +49,10 @@ class Attachment:
         status = head.split(b" ", 2)[1:2]
         if status not in ([b"101"], [b"200"]):
             writer.close()
-            raise AttachError(f"attach refused: {head.splitlines()[0].decode(errors='replace')}")
+            line = head.splitlines()[0].decode(errors="replace")
+            if not (status and status[0].isdigit()):
+                raise AttachError(f"attach answered {line!r}")
+            raise engine_error(int(status[0]), f"attach refused: {line}")
         return cls(reader, writer)
 
     async def send(self, message: dict[str, Any]) -> None:

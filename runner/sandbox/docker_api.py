@@ -1,4 +1,4 @@
-"""The one boundary to the Docker engine. Docker's errors become ``SandboxUnavailable`` here.
+"""The one boundary to the Docker engine. Docker's errors become the typed errors of errors.py here.
 
 Most calls go through the Docker SDK, which blocks: they run in worker threads. The three calls every
 submission makes (create, start, remove) speak the engine's HTTP API directly with asyncio instead,
@@ -25,6 +25,15 @@ import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
 from runner.sandbox.attach import Attachment, HarnessProtocolError
+from runner.sandbox.errors import (
+    Conflict,
+    ContainerGone,
+    EngineError,
+    EngineUnreachable,
+    ImageMissing,
+    SandboxUnavailable,
+    engine_error,
+)
 from runner.sandbox.models import Language, Limits
 from runner.settings import Settings
 
@@ -58,15 +67,14 @@ MASKED_PATHS = (
 READY_TIMEOUT_S = 10.0
 ENGINE_TIMEOUT_S = 60.0  # one create, start or remove, however loaded the engine
 RUNSC_PIDS = 1024  # bounds gVisor's own threads; learner processes get RLIMIT_NPROC inside
+REMOVE_ATTEMPTS = 5
+EXIT_WAIT_S = 2.0
+REMOVE_RETRY_S = 0.05  # then doubling: 0.75 s in all
 T = TypeVar("T")
 
 
 def image_name(settings: Settings, language: Language) -> str:
     return f"{settings.image_prefix}-{language.value}:latest"
-
-
-class SandboxUnavailable(RuntimeError):
-    """The engine cannot be reached or an image is missing; the message says which."""
 
 
 @dataclass
@@ -92,17 +100,19 @@ class DockerAPI:
                 lambda: fn(*args, **kwargs), abandon_on_cancel=True
             )
         except docker.errors.ImageNotFound as exc:
-            raise _image_missing(str(exc.explanation)) from exc
+            raise ImageMissing(exc.status_code or 404, str(exc.explanation)) from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code is None:  # no answer at all
+                raise self._unreachable(str(exc)) from exc
+            raise engine_error(exc.status_code, str(exc.explanation or exc)) from exc
         except (requests.exceptions.ConnectionError, OSError) as exc:
             raise self._unreachable(str(exc)) from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise SandboxUnavailable(f"Docker engine error: {exc}") from exc
 
-    def _unreachable(self, reason: str) -> SandboxUnavailable:
+    def _unreachable(self, reason: str) -> EngineUnreachable:
         self._reset_client()  # reconnect next time: the engine may come back
-        return SandboxUnavailable(
-            f"Docker engine unreachable at {self._settings.docker_socket}: {reason}"
-        )
+        return EngineUnreachable(self._settings.docker_socket, reason)
 
     def _reset_client(self) -> None:
         client, self._client = self._client, None
@@ -128,7 +138,7 @@ class DockerAPI:
         client = await self.client()
         try:
             await self.call(client.images.get, image_name(self._settings, language))
-        except SandboxUnavailable:
+        except ImageMissing:
             return False
         return True
 
@@ -157,7 +167,7 @@ class DockerAPI:
     async def create(self, language: Language, limits: Limits) -> str:
         """A new container (not started) whose harness will enforce ``limits``; its id."""
         body = await self._create_body(language, limits)
-        created = await self._engine("POST", "/containers/create", body)
+        created = await self._engine("POST", "/containers/create", body, not_found=ImageMissing)
         return str(created["Id"])
 
     async def start(self, container_id: str) -> None:
@@ -165,34 +175,44 @@ class DockerAPI:
 
     async def remove(self, container_id: str) -> None:
         """Kill and remove; never raises (a reaper removes what this could not)."""
-        for attempt in (1, 2, 3):
+        delay = REMOVE_RETRY_S
+        for attempt in range(1, REMOVE_ATTEMPTS + 1):
             try:
                 await self._engine("DELETE", f"/containers/{container_id}?force=1")
                 return
-            except SandboxUnavailable as exc:
-                reason = str(exc)
-                if "No such container" in reason or "already in progress" in reason:
+            except ContainerGone:
+                return
+            except Conflict as exc:
+                # The harness exits when its stdin closes: the container stopped while the engine
+                # was killing it, and Docker 20.10 refuses that removal once; or another removal
+                # is under way, which the next attempt sees through (404). Again, a little later.
+                if attempt == REMOVE_ATTEMPTS:
+                    logger.warning("could not remove container %s: %s", container_id[:12], exc)
                     return
-                if "is not running" in reason and attempt < 3:
-                    # The harness exits when its stdin closes: the container stopped while the
-                    # engine was killing it, and Docker 20.10 refuses that removal. Again.
-                    await anyio.sleep(0.05)
-                    continue
+                await anyio.sleep(delay)
+                delay *= 2
+            except SandboxUnavailable as exc:
                 logger.warning("could not remove container %s: %s", container_id[:12], exc)
                 return
 
     async def kill(self, container_id: str) -> None:
+        """Kill at once; never raises (a container already gone or stopped is what was wanted)."""
         try:
             client = await self.client()
             await self.call(client.api.kill, container_id)
-        except SandboxUnavailable:
-            pass  # already gone
+        except (ContainerGone, Conflict):
+            pass
+        except SandboxUnavailable as exc:
+            logger.warning("could not kill container %s: %s", container_id[:12], exc)
 
     async def oom_killed(self, container_id: str) -> bool:
+        """Whether the engine says the memory limit killed the container. It records that with the
+        container's exit, which may come just after its output ends: wait for it (briefly)."""
         try:
-            client = await self.client()
-            state = (await self.call(client.api.inspect_container, container_id))["State"]
-        except SandboxUnavailable:
+            with anyio.move_on_after(EXIT_WAIT_S):
+                await self._engine("POST", f"/containers/{container_id}/wait?condition=not-running")
+            state = (await self._engine("GET", f"/containers/{container_id}/json"))["State"]
+        except SandboxUnavailable:  # gone, or the engine cannot say: not known to be memory
             return False
         return bool(state.get("OOMKilled"))
 
@@ -205,8 +225,17 @@ class DockerAPI:
     def close(self) -> None:
         self._reset_client()
 
-    async def _engine(self, method: str, path: str, body: bytes = b"") -> Any:
-        """One request to the engine's HTTP API over its Unix socket; the decoded JSON answer."""
+    async def _engine(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        not_found: type[EngineError] = ContainerGone,
+    ) -> Any:
+        """One request to the engine's HTTP API over its Unix socket; the decoded JSON answer.
+
+        An error answer raises ``engine_error(status, …)``; ``not_found`` is what a 404 means here.
+        """
         client = await self.client()  # its API version was negotiated with the engine
         head = (
             f"{method} /v{client.api.api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
@@ -235,9 +264,7 @@ class DockerAPI:
             if isinstance(answer, dict)
             else payload.decode(errors="replace")
         )
-        if status == 404 and message.startswith("No such image"):
-            raise _image_missing(message)
-        raise SandboxUnavailable(f"Docker engine error: {status} {message}")
+        raise engine_error(status, message, not_found)
 
     async def _create_body(self, language: Language, limits: Limits) -> bytes:
         """The create request for these limits, built by the SDK once and kept."""
@@ -310,7 +337,3 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         await reader.readuntil(b"\r\n")
         return status, bytes(body)
     return status, await reader.read()
-
-
-def _image_missing(detail: str) -> SandboxUnavailable:
-    return SandboxUnavailable(f"sandbox image missing ({detail}): run `make images`")

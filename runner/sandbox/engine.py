@@ -13,7 +13,8 @@ from typing import Any
 import anyio
 
 from runner.sandbox.attach import Attachment, HarnessProtocolError
-from runner.sandbox.docker_api import Container, DockerAPI, SandboxUnavailable
+from runner.sandbox.docker_api import Container, DockerAPI
+from runner.sandbox.errors import SandboxUnavailable
 from runner.sandbox.models import (
     Event,
     Finished,
