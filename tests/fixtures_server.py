@@ -251,6 +251,7 @@ def _public_text(exercise: Any) -> str:
         [exercise.title, exercise.instructions, exercise.starter, *exercise.hints]
         + [f"{t.stdin}\n{t.expected}" for t in visible]
         + [t.name for t in exercise.tests]
+        + [t.description for t in exercise.tests]  # shown when a hidden test fails: public
     )
 
 

@@ -401,3 +401,13 @@ async def test_real_timeout_names_the_test_time_limit(sandbox: object, settings:
     assert result.status is TestStatus.TIMEOUT
     assert result.message.startswith("Ton programme a dépassé 1 s :")
     assert (summary.status, summary.passed) == (CheckStatus.FAILED, 0)
+
+
+def test_hidden_test_failure_says_what_its_description_says() -> None:
+    from runner.checking.messages import hidden_error_message, hidden_failure_message
+
+    described = hidden_failure_message("ce test vérifie que rien d'autre n'est affiché")
+    assert described.endswith("Ce test vérifie que rien d'autre n'est affiché.")
+    assert "zéro" not in described
+    assert "zéro" in hidden_failure_message()  # no description: the general hint
+    assert hidden_error_message("ce test vérifie zéro ?").endswith("Ce test vérifie zéro ?")

@@ -453,6 +453,22 @@ async def test_engine_errors_carry_their_status(settings: Settings, docker_clien
     assert down.value.socket == "/nonexistent/docker.sock"
 
 
+async def test_a_failing_background_task_is_logged_and_harms_nothing(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Background work (removals, the pool's fillers) runs in the sandbox's task group: a failure
+    is logged there, and neither the group nor the task that started the sandbox is cancelled."""
+
+    async def broken() -> None:
+        raise RuntimeError("en panne")
+
+    assert sandbox._spawn(broken, name="broken")
+    await run_one(sandbox, PY, "print(1)")  # runs after the failure, its removal in the group
+    assert "sandbox background task failed: broken" in caplog.text
+    assert "en panne" in caplog.text
+    assert (await run_one(sandbox, PY, 'print("encore")')).stdout == "encore\n"
+
+
 async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker_client) -> None:
     orphan = docker_client.containers.create(
         "decode-runner-python:latest",

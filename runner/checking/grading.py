@@ -217,9 +217,9 @@ def _hidden_message(status: TestStatus, outcome: Outcome, test: TestCase, limits
     if status is TestStatus.PASSED:
         return messages.passed_message(hidden=True)
     if status is TestStatus.FAILED:
-        return messages.hidden_failure_message()
+        return messages.hidden_failure_message(test.description)
     if outcome is Outcome.ERROR:
-        return messages.hidden_error_message()
+        return messages.hidden_error_message(test.description)
     return outcome_message(outcome, limits, _time_limit(test, limits))
 
 

@@ -21,15 +21,26 @@ def passed_message(hidden: bool) -> str:
     return "Test caché réussi." if hidden else "Test réussi."
 
 
-def hidden_failure_message() -> str:
+def hidden_failure_message(description: str = "") -> str:
+    """The author's description of the test says what to look at; without one, a general hint."""
+    hint = _described(description) or _HIDDEN_HINT
     return (
         "Test caché non réussi : pour une entrée que tu ne vois pas, ton programme n'affiche "
-        f"pas le résultat attendu. {_HIDDEN_HINT}"
+        f"pas le résultat attendu. {hint}"
     )
 
 
-def hidden_error_message() -> str:
-    return f"Test caché : ton programme s'est arrêté sur une erreur. {_HIDDEN_HINT}"
+def hidden_error_message(description: str = "") -> str:
+    hint = _described(description) or _HIDDEN_HINT
+    return f"Test caché : ton programme s'est arrêté sur une erreur. {hint}"
+
+
+def _described(description: str) -> str:
+    if not description:
+        return ""
+    sentence = description.strip()
+    sentence = sentence[0].upper() + sentence[1:]
+    return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
 
 
 def failure_message(

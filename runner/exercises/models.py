@@ -36,6 +36,7 @@ class TestCase:
     hidden: bool = False
     time_s: float | None = None
     tolerance: float = DEFAULT_TOLERANCE
+    description: str = ""  # what the test checks, shown when a hidden test fails
 
 
 @dataclass(frozen=True)

@@ -125,4 +125,5 @@ def _test_case(test: dict[str, Any]) -> TestCase:
         hidden=test.get("hidden", False),
         time_s=None if time_s is None else float(time_s),
         tolerance=float(test.get("tolerance", DEFAULT_TOLERANCE)),
+        description=test.get("description", ""),
     )

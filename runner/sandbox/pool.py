@@ -2,13 +2,15 @@
 
 A pooled container has never run learner code; ``take`` hands it out once and the pool refills in the
 background. Only submissions with the default limits use it (limits are fixed when a container is made).
+The fillers run in the sandbox's task group (``start`` is given its spawner); ``close`` cancels them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import anyio
 
@@ -21,23 +23,38 @@ RETRY_MIN_S, RETRY_MAX_S = 0.5, 30.0
 PING_TIMEOUT_S = 0.5
 
 
+class Spawner(Protocol):
+    """Starts ``fn(*args)`` as background work of its owner; False once the owner is closing."""
+
+    def __call__(self, fn: Callable[..., Awaitable[None]], *args: Any, name: str) -> bool: ...
+
+
 class WarmPool:
-    def __init__(self, docker: DockerAPI, limits: Limits, size: int) -> None:
+    def __init__(
+        self,
+        docker: DockerAPI,
+        limits: Limits,
+        size: int,
+        discard: Callable[[Container], object],
+    ) -> None:
         self._docker = docker
         self._limits = limits
         self._size = size
+        self._discard = discard  # a container the pool gives up: closed and removed for it
         self._ready: dict[Language, deque[Container]] = {lang: deque() for lang in Language}
-        self._wanted: dict[Language, asyncio.Event] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._discarding: set[asyncio.Task[None]] = set()
+        self._wanted: dict[Language, anyio.Event] = {}
+        self._fillers: list[anyio.CancelScope] = []
 
-    async def start(self) -> None:
+    def start(self, spawn: Spawner) -> None:
+        """Start one filler per language as the owner's background work."""
         if self._size <= 0:
             return
         for language in Language:
-            self._wanted[language] = asyncio.Event()
+            self._wanted[language] = anyio.Event()
             self._wanted[language].set()
-            self._tasks.append(asyncio.create_task(self._fill(language), name=f"pool-{language}"))
+            scope = anyio.CancelScope()
+            self._fillers.append(scope)
+            spawn(self._fill, language, scope, name=f"pool-{language}")
 
     async def take(self, language: Language, limits: Limits) -> Container | None:
         """A started, never-used container, checked alive (an engine restart kills waiting ones)."""
@@ -46,7 +63,7 @@ class WarmPool:
         ready = self._ready[language]
         while ready:
             container = ready.popleft()
-            self._wanted[language].set()
+            self._want(language)
             try:
                 alive = await _answers(container)
             except BaseException:  # cancelled while asking: the container is nobody's now
@@ -57,12 +74,6 @@ class WarmPool:
             self._discard(container)
         return None
 
-    def _discard(self, container: Container) -> None:
-        container.attachment.close()
-        task = asyncio.create_task(self._docker.remove(container.id))
-        self._discarding.add(task)
-        task.add_done_callback(self._discarding.discard)
-
     def ready(self) -> dict[str, int]:
         """How many containers wait, by language (for metrics)."""
         return {language.value: len(ready) for language, ready in self._ready.items()}
@@ -71,32 +82,41 @@ class WarmPool:
         return any(c.id == container_id for ready in self._ready.values() for c in ready)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        """Cancel the fillers (their owner waits for them) and remove the waiting containers."""
+        for scope in self._fillers:
+            scope.cancel()
+        self._fillers.clear()
         for ready in self._ready.values():
             while ready:
                 container = ready.popleft()
                 container.attachment.close()
                 await self._docker.remove(container.id)
 
-    async def _fill(self, language: Language) -> None:
+    def _want(self, language: Language) -> None:
+        wanted = self._wanted.get(language)
+        if wanted is not None:
+            wanted.set()
+
+    async def _fill(self, language: Language, scope: anyio.CancelScope) -> None:
         delay = RETRY_MIN_S
-        wanted = self._wanted[language]
-        while True:
-            await wanted.wait()
-            wanted.clear()
-            while len(self._ready[language]) < self._size:
-                try:
-                    container = await self._docker.launch(language, self._limits)
-                except Exception as exc:  # whatever broke, the pool must come back with the engine
-                    logger.warning("warm pool (%s): %s; retrying in %.1f s", language, exc, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX_S)
-                    continue
-                delay = RETRY_MIN_S
-                self._ready[language].append(container)
+        with scope:
+            while True:
+                await self._wanted[language].wait()
+                self._wanted[language] = anyio.Event()
+                while len(self._ready[language]) < self._size:
+                    try:
+                        container = await self._docker.launch(language, self._limits)
+                    except (
+                        Exception
+                    ) as exc:  # whatever broke, the pool must come back with the engine
+                        logger.warning(
+                            "warm pool (%s): %s; retrying in %.1f s", language, exc, delay
+                        )
+                        await anyio.sleep(delay)
+                        delay = min(delay * 2, RETRY_MAX_S)
+                        continue
+                    delay = RETRY_MIN_S
+                    self._ready[language].append(container)
 
 
 async def _answers(container: Container) -> bool:
