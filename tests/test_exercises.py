@@ -53,6 +53,10 @@ FILE_FAULTS: dict[str, list[str]] = {
     "hidden-name-reveals-input": [
         "/tests/1/name: a hidden test's name is shown to learners: it must not reveal its input '-12'"
     ],
+    "hidden-description-reveals-input": [
+        "/tests/1/description: a hidden test's description is shown to learners: it must not "
+        "reveal its input '-12'"
+    ],
     "tolerance-without-numbers": [
         "/tests/0/tolerance: 'tolerance' applies only to compare 'numbers', not 'exact'"
     ],

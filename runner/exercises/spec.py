@@ -71,24 +71,27 @@ def _test_errors(test: dict[str, Any], where: str, shown: str) -> list[SpecError
         except re.error as exc:
             reason = f"invalid regular expression: {exc}"
             errors.append(SpecError(shown, f"{where}/expected", reason))
-    revealed = _revealed_in_name(test)
-    if revealed:
-        reason = (
-            f"a hidden test's name is shown to learners: it must not reveal its input {revealed!r}"
-        )
-        errors.append(SpecError(shown, f"{where}/name", reason))
+    for field in ("name", "description"):
+        revealed = _revealed_in(test, field)
+        if revealed:
+            reason = (
+                f"a hidden test's {field} is shown to learners: "
+                f"it must not reveal its input {revealed!r}"
+            )
+            errors.append(SpecError(shown, f"{where}/{field}", reason))
     if "tolerance" in test and mode is not CompareMode.NUMBERS:
         reason = f"'tolerance' applies only to compare 'numbers', not {mode.value!r}"
         errors.append(SpecError(shown, f"{where}/tolerance", reason))
     return errors
 
 
-def _revealed_in_name(test: dict[str, Any]) -> str | None:
-    """The first input value (a number, or a word of 3+ letters) that a hidden test's name repeats."""
-    if not test.get("hidden"):
+def _revealed_in(test: dict[str, Any], field: str) -> str | None:
+    """The first input value (a number, or a word of 3+ letters) that a hidden test's ``field``
+    (its name, its description: both shown to learners) repeats."""
+    if not test.get("hidden") or not test.get(field):
         return None
-    name: str = test["name"]
-    name_words = set(re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", name.casefold()))
+    shown_text: str = test[field]
+    name_words = set(re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", shown_text.casefold()))
     for value in re.findall(r"-?\d+(?:[.,]\d+)?|\w{3,}", text(test.get("stdin", "")).casefold()):
         if value in name_words:
             return str(value)
