@@ -97,7 +97,7 @@ def test_http_exercise_detail_shape(server: LiveServer, catalog: Catalog) -> Non
     assert (body["status"], body["attempts"]) == ("todo", 0)
     assert body["next"] == catalog.next_id(exercise.id)
     assert body["previous"] == catalog.previous_id(exercise.id)
-    assert "solution" not in body and "tests" not in body
+    assert body["solution"] is None and body["solution_offered"] is False and "tests" not in body
 
 
 def test_http_unknown_exercise_is_404(server: LiveServer) -> None:

@@ -41,7 +41,8 @@ class TestCase:
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise spec, loaded and checked. ``solution`` is never sent to learners."""
+    """One exercise spec, loaded and checked. ``solution`` reaches a learner only once they have
+    solved the exercise, or failed ``solution_after_failures`` checks and asked for it."""
 
     id: str
     title: str
@@ -54,6 +55,7 @@ class Exercise:
     limits: dict[str, float | int] = field(default_factory=dict)
     week: int = 1
     source: Path = Path()
+    solution_after_failures: int | None = None
 
 
 @dataclass(frozen=True)

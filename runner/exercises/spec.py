@@ -111,6 +111,7 @@ def _exercise(document: dict[str, Any], path: Path) -> Exercise:
         limits=_limits(document.get("limits", {})),
         week=document["week"],
         source=path,
+        solution_after_failures=document.get("solution_after_failures"),
     )
 
 

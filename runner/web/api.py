@@ -158,10 +158,30 @@ async def exercise_detail(request: Request) -> Response:
             "attempts": progress.attempts if progress else 0,
             "checks": progress.checks if progress else 0,
             "runs": progress.runs if progress else 0,
+            "solution": exercise.solution if progress is not None and progress.solved else None,
+            "solution_offered": solution_offered(exercise, progress),
             "next": catalog.next_id(exercise.id),
             "previous": catalog.previous_id(exercise.id),
         }
     )
+
+
+def solution_offered(exercise: Exercise, progress: ExerciseProgress | None) -> bool:
+    """Not solved yet, but failed enough checks for the exercise to offer its solution."""
+    threshold = exercise.solution_after_failures
+    if threshold is None or progress is None or progress.solved:
+        return False
+    return progress.checks >= threshold
+
+
+async def reveal_solution(request: Request) -> Response:
+    """The reference solution, for a learner who solved the exercise or was offered it."""
+    exercise = _exercise(request)
+    learner = await _required_learner(request)
+    progress = await _runtime(request).store.get(learner.id, exercise.id)
+    if not (progress.solved or solution_offered(exercise, progress)):
+        raise ApiError(403, "solution_locked", "La solution se montre une fois l'exercice réussi.")
+    return json_response({"solution": exercise.solution})
 
 
 async def reveal_hint(request: Request) -> Response:
@@ -244,6 +264,7 @@ routes = [
     Route("/api/courses", courses),
     Route("/api/exercises/{exercise_id}", exercise_detail),
     Route("/api/exercises/{exercise_id}/hints", reveal_hint, methods=["POST"]),
+    Route("/api/exercises/{exercise_id}/solution", reveal_solution, methods=["POST"]),
     Route("/api/exercises/{exercise_id}/code", save_code, methods=["PUT"]),
     Route("/api/progress", progress),
     Route("/healthz", healthz),
