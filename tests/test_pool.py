@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -71,10 +70,8 @@ async def test_a_submission_takes_a_pooled_container_once(
     full = POOL * len(Language)
     await wait_for(lambda: len(instance_containers(docker_client, instance)) == full)
     warm = instance_containers(docker_client, instance)
-    start = time.monotonic()
     first, events = await run(pooled)
-    warm_latency = time.monotonic() - start
-    assert first in warm
+    assert first in warm  # how fast that is, the benchmark measures
     assert isinstance(events[-1], Finished) and events[-1].outcome is Outcome.OK
     second, _ = await run(pooled)
     assert second != first  # never reused
@@ -82,7 +79,6 @@ async def test_a_submission_takes_a_pooled_container_once(
     # It refills with new containers, back to the bound.
     await wait_for(lambda: len(instance_containers(docker_client, instance)) == full)
     assert first not in instance_containers(docker_client, instance)
-    assert warm_latency < 5  # sanity only: the benchmark measures speed
 
 
 async def test_other_limits_bypass_the_pool(pooled: Sandbox, docker_client, instance: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,24 +147,29 @@ async def test_every_character_round_trips_through_the_harness(sandbox: Sandbox)
 @pytest.mark.parametrize(
     ("language", "code"),
     [
-        (PY, 'import time\nprint("avant")\ntime.sleep(2)\nprint("après")'),
-        (JS, 'console.log("avant"); setTimeout(() => console.log("après"), 2000);'),
+        (PY, 'print("avant")\ninput()\nprint("après")'),
+        (
+            JS,
+            'console.log("avant");\n'
+            'process.stdin.once("data", () => { console.log("après"); process.exit(0); });',
+        ),
     ],
 )
 async def test_output_streams_before_the_end(
     sandbox: Sandbox, language: Language, code: str
 ) -> None:
-    start = time.monotonic()
-    first_chunk_at = end_at = None
-    async with sandbox.session(Submission(language, code, (Run(stdin=""),), QUICK)) as session:
+    """The program waits for a line that is sent only once its first output has arrived: without
+    streaming, this test would wait for its timeout."""
+    seen = ""
+    async with sandbox.session(Submission(language, code, (Run(stdin=None),), QUICK)) as session:
         async for event in session:
-            if isinstance(event, Output) and first_chunk_at is None:
-                first_chunk_at = time.monotonic() - start
-                assert event.data.startswith("avant")
-            if isinstance(event, Finished):
-                end_at = time.monotonic() - start
-    assert first_chunk_at is not None and end_at is not None
-    assert end_at - first_chunk_at >= 1.8, (first_chunk_at, end_at)
+            if isinstance(event, Output):
+                seen += event.data
+                if seen == "avant\n":
+                    await session.send_stdin("suite\n")
+            if isinstance(event, RunFinished):
+                assert event.outcome is Outcome.OK, event
+    assert seen == "avant\naprès\n"
 
 
 @pytest.mark.parametrize(
@@ -230,9 +234,10 @@ async def test_each_run_has_its_own_stdin_and_verdict(sandbox: Sandbox) -> None:
     ("language", "code"), [(PY, "while True:\n    pass"), (JS, "while (true) {}")]
 )
 async def test_infinite_loop_times_out(sandbox: Sandbox, language: Language, code: str) -> None:
+    """The harness ends it (an exit code: the host's own watchdog, later, would leave none)."""
     result = await run_one(sandbox, language, code, limits=Limits(time_s=1))
-    assert result.outcome is Outcome.TIMEOUT
-    assert 900 <= result.duration_ms < 3000
+    assert (result.outcome, result.exit_code) == (Outcome.TIMEOUT, -9)
+    assert result.duration_ms >= 1000
 
 
 async def test_fork_bomb_is_contained(sandbox: Sandbox) -> None:
@@ -345,18 +350,18 @@ async def test_a_file_left_in_tmp_is_not_seen_by_the_next_submission(sandbox: Sa
     assert result.stdout == "False\n"
 
 
+@pytest.mark.timeout(25)
 async def test_sleep_forever_then_stop(sandbox: Sandbox) -> None:
+    """Only the stop can end this run before the test's own timeout (the run's limit is 30 s)."""
     code = "import time\nprint('je dors', flush=True)\ntime.sleep(3600)"
     async with sandbox.session(
         Submission(PY, code, (Run(stdin=None),), Limits(time_s=30))
     ) as session:
-        start = time.monotonic()
         events = []
         async for event in session:
             events.append(event)
             if isinstance(event, Output):
                 await session.stop()
-    assert time.monotonic() - start < 5
     assert results(events)[0].outcome is Outcome.STOPPED
     assert finished(events).outcome is Outcome.STOPPED
 
@@ -368,10 +373,9 @@ async def test_stdin_flood_does_not_block_the_host(sandbox: Sandbox) -> None:
         async for event in session:
             events.append(event)
             if len(events) == 1:  # RunStarted: flood 4 MiB, far past the pipe and harness buffers
-                with anyio.fail_after(5):
-                    for _ in range(64):
-                        await session.send_stdin("x" * 65536)
-                    await session.close_stdin()
+                for _ in range(64):  # a host blocked here would end the test at its timeout
+                    await session.send_stdin("x" * 65536)
+                await session.close_stdin()
     result = results(events)[0]
     assert result.outcome is Outcome.OK
     # The harness keeps at most 1 MiB waiting, plus what the 64 KiB pipe holds; the rest is dropped.
@@ -757,9 +761,8 @@ async def test_a_program_stopping_its_parent_does_not_hang_the_run(sandbox: Sand
         )
     code = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('fini')"
     events = await collect(sandbox, Submission(PY, code, (Run(stdin=""), Run(stdin="")), QUICK))
-    for result in results(events):
-        assert (result.outcome, result.stdout) == (Outcome.OK, "fini\n")
-        assert result.duration_ms < 2000
+    # A stopped harness would report nothing: the host's watchdog would end the run, TIMEOUT.
+    assert [(r.outcome, r.stdout) for r in results(events)] == [(Outcome.OK, "fini\n")] * 2
 
 
 async def test_python_recursion_limit_is_the_usual_one(sandbox: Sandbox) -> None:
