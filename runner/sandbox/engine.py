@@ -33,10 +33,6 @@ from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# harness.c ends its container with "harness: … by a program" when learner code changed what it
-# cannot restore (PID 1's priority, limits, affinity).
-LEARNER_ENDED = "by a program"
-
 HARNESS_GRACE_S = 3.0  # beyond a run's own limit, before the host gives up on the harness
 _PROGRAMS = {
     Language.PYTHON: ("main.py", ["/usr/bin/python3", "-u", "/tmp/main.py"]),
@@ -242,7 +238,7 @@ class Session:
             completed += 1
             if worst is None and result.outcome is not Outcome.OK:
                 worst = result
-            if result.exit_code is None:  # the container is gone: nothing more can run
+            if result.exit_code is None:  # the container is gone (or unfit): nothing more can run
                 break
         outcome = Outcome.STOPPED if self._stopped else (worst.outcome if worst else Outcome.OK)
         last_code = worst.exit_code if worst else 0
@@ -304,9 +300,7 @@ class Session:
             outcome = Outcome.STOPPED
         elif broken is None and await self._sandbox.docker.oom_killed(self._container.id):
             outcome = Outcome.MEMORY
-        elif broken == "protocol" or LEARNER_ENDED in self._container.attachment.harness_stderr:
-            # Only learner code forges harness messages (gVisor) or changes what the harness
-            # cannot restore (it then says "… by a program" and ends the container).
+        elif broken == "protocol":  # only learner code forges harness messages (gVisor)
             outcome = Outcome.ERROR
         else:  # the container was killed from outside or vanished: not the learner's doing
             outcome = Outcome.UNAVAILABLE

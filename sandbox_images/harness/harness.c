@@ -665,28 +665,28 @@ static void snapshot_process_state(void) {
     sched_getaffinity(0, sizeof base_cpus, &base_cpus);
 }
 
-/* Puts back what can be put back; what cannot (a lowered hard limit, a raised nice value) makes
- * this container unfit for another run. */
-static void restore_process_state(void) {
+/* Puts back what can be put back. What cannot (a lowered hard limit, a raised nice value) makes
+ * this container unfit for another run: returns what a program changed, NULL when all is back. */
+static const char *restore_process_state(void) {
     for (int r = 0; r < RLIM_NLIMITS; r++) {
         struct rlimit now;
         if (getrlimit(r, &now) != 0) continue;
         if (now.rlim_cur == base_limits[r].rlim_cur && now.rlim_max == base_limits[r].rlim_max)
             continue;
-        if (setrlimit(r, &base_limits[r]) != 0)
-            die("resource limit %d was lowered by a program", r);
+        if (setrlimit(r, &base_limits[r]) != 0) return "a resource limit was lowered";
     }
     if (getpriority(PRIO_PROCESS, 0) != base_nice && setpriority(PRIO_PROCESS, 0, base_nice) != 0)
-        die("priority was lowered by a program");
+        return "the priority was lowered";
     if (sched_getscheduler(0) != base_policy) {
         struct sched_param param = {0};
         if (sched_setscheduler(0, base_policy, &param) != 0)
-            die("scheduling policy was changed by a program");
+            return "the scheduling policy was changed";
     }
     cpu_set_t cpus;
     if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && !CPU_EQUAL(&cpus, &base_cpus) &&
         sched_setaffinity(0, sizeof base_cpus, &base_cpus) != 0)
-        die("CPU affinity was changed by a program");
+        return "the CPU affinity was changed";
+    return NULL;
 }
 
 static sigset_t sigchld_set;
@@ -883,7 +883,12 @@ static void handle(Command *cmd) {
     if (strcmp(cmd->op, "ping") == 0) {
         emit_simple("{\"ev\":\"pong\"}\n");
     } else if (strcmp(cmd->op, "run") == 0 && child == NULL) {
-        if (getpid() == 1) restore_process_state();
+        const char *unfit = getpid() == 1 ? restore_process_state() : NULL;
+        if (unfit != NULL) { /* the learner's doing: this run is an error, and the last one */
+            emit_start(cmd->index);
+            emit_exit(cmd->index, "error", 0, 0, 0.0);
+            die("%s by a program: no further run in this container", unfit);
+        }
         clean_workdir();
         emit_start(cmd->index);
         child = child_start(cmd);
