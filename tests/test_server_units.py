@@ -368,3 +368,26 @@ async def test_job_fault_after_finished_sends_no_second_finished(
     sent = await _job_messages(settings, Mode.CHECK, events)
     assert [m["type"] for m in sent] == ["started", "test", "test", "finished", "error"]
     assert sent[3]["status"] == "passed"
+
+
+def test_resume_point_follows_the_last_exercise_worked_on() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from runner.store import ExerciseProgress
+    from runner.web.api import resume_point
+
+    weeks = [{"exercises": [{"id": "a"}, {"id": "b"}]}, {"exercises": [{"id": "c"}]}]
+    t0 = datetime(2026, 11, 30, tzinfo=UTC)
+    assert resume_point(weeks, {}) is None
+    working = {
+        "a": ExerciseProgress("a", attempts=1, solved=True, last_attempt_at=t0),
+        "b": ExerciseProgress("b", attempts=2, last_attempt_at=t0 + timedelta(1)),
+    }
+    assert resume_point(weeks, working) == "b"  # the last one worked on, unsolved
+    solved_last = {
+        **working,
+        "b": ExerciseProgress("b", solved=True, last_attempt_at=t0 + timedelta(1)),
+    }
+    assert resume_point(weeks, solved_last) == "c"  # the next one not solved
+    everything = {i: ExerciseProgress(i, solved=True, last_attempt_at=t0) for i in "abc"}
+    assert resume_point(weeks, everything) is None

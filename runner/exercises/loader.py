@@ -69,7 +69,12 @@ def load_course(path: Path) -> tuple[Course, list[SpecError]]:
 
 def _course(document: dict[str, Any]) -> Course:
     weeks = tuple(
-        Week(number=week["number"], title=week["title"], exercise_ids=tuple(week["exercises"]))
+        Week(
+            number=week["number"],
+            title=week["title"],
+            exercise_ids=tuple(week["exercises"]),
+            intro=week.get("intro", ""),
+        )
         for week in document["weeks"]
     )
     return Course(title=document["title"], weeks=weeks)

@@ -63,6 +63,7 @@ class Week:
     number: int
     title: str
     exercise_ids: tuple[str, ...]
+    intro: str = ""
 
 
 @dataclass(frozen=True)

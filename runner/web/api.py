@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -126,8 +127,31 @@ async def courses(request: Request) -> Response:
             for e in (catalog.get(i) for i in week.exercise_ids)
             if e is not None
         ]
-        weeks.append({"number": week.number, "title": week.title, "exercises": exercises})
-    return json_response({"title": catalog.course.title, "weeks": weeks})
+        weeks.append(
+            {
+                "number": week.number,
+                "title": week.title,
+                "intro": week.intro,
+                "exercises": exercises,
+            }
+        )
+    return json_response(
+        {"title": catalog.course.title, "weeks": weeks, "resume": resume_point(weeks, done)}
+    )
+
+
+def resume_point(weeks: list[dict[str, Any]], done: dict[str, ExerciseProgress]) -> str | None:
+    """Where "Reprendre" leads: the exercise worked on last, if unsolved; else the first one not
+    solved after it, in course order; None for a learner who has not started."""
+    order = [e["id"] for week in weeks for e in week["exercises"]]
+    worked = [p for p in done.values() if p.exercise_id in order and p.last_attempt_at]
+    if not worked:
+        return None
+    last = max(worked, key=lambda p: p.last_attempt_at or datetime.min.replace(tzinfo=UTC))
+    if not last.solved:
+        return last.exercise_id
+    after = order[order.index(last.exercise_id) + 1 :] + order
+    return next((i for i in after if not (done.get(i) and done[i].solved)), None)
 
 
 async def exercise_detail(request: Request) -> Response:
