@@ -87,9 +87,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Scopes nest: the runtime (whose sandbox owns a task group) starts before the
+        # background group and closes after it.
         try:
+            await runtime.start()
             async with anyio.create_task_group() as background:
-                await runtime.start()
                 background.start_soon(runtime.dispatcher.run_forever)
                 try:
                     yield
