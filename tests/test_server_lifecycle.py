@@ -87,7 +87,14 @@ async def test_progress_of_checks_survives_a_restart(
     async with ws_client(first.ws_url) as client:
         await client.run(EXERCISE, "print('raté')", mode="check", until=("progress",))
         done = await client.run(EXERCISE, SOLUTION, mode="check", until=("progress",))
-    assert done[-1] == {"type": "progress", "exercise": EXERCISE, "solved": True, "attempts": 2}
+    assert done[-1] == {
+        "type": "progress",
+        "exercise": EXERCISE,
+        "solved": True,
+        "attempts": 2,
+        "checks": 2,
+        "runs": 0,
+    }
     first.stop()
     second = server_factory(database_url=database_url)
     _, detail = second.get_json(f"/api/exercises/{EXERCISE}", learner=client.learner)
@@ -96,4 +103,11 @@ async def test_progress_of_checks_survives_a_restart(
     assert progress["exercises"][EXERCISE]["solved_at"].endswith("Z")
     async with ws_client(second.ws(client.learner)) as again:
         last = await again.run(EXERCISE, "print('encore')", mode="check", until=("progress",))
-    assert last[-1] == {"type": "progress", "exercise": EXERCISE, "solved": True, "attempts": 3}
+    assert last[-1] == {
+        "type": "progress",
+        "exercise": EXERCISE,
+        "solved": True,
+        "attempts": 3,
+        "checks": 3,
+        "runs": 0,
+    }

@@ -195,7 +195,14 @@ async def test_ws_check_passing_then_progress(server: LiveServer) -> None:
     assert all(m["status"] == "passed" for m in messages if m["type"] == "test")
     finished = messages[-2]
     assert (finished["status"], finished["passed"], finished["total"]) == ("passed", 3, 3)
-    assert messages[-1] == {"type": "progress", "exercise": PY, "solved": True, "attempts": 1}
+    assert messages[-1] == {
+        "type": "progress",
+        "exercise": PY,
+        "solved": True,
+        "attempts": 1,
+        "checks": 1,
+        "runs": 0,
+    }
     _, detail = server.get_json(f"/api/exercises/{PY}", learner=client.learner)
     assert (detail["status"], detail["code"], detail["attempts"]) == ("solved", SOLUTION, 1)
 

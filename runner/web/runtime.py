@@ -85,10 +85,14 @@ class Runtime:
         await self.sandbox.start()
 
     async def close(self) -> None:
-        """Stop what still runs, then remove every container and close the database."""
+        """Stop what still runs, then remove every container and close the database.
+
+        ``sandbox.close`` leaves the task group ``sandbox.start`` entered: it must run in the
+        scope ``start`` ran in, so it is not wrapped in a scope of its own here."""
         with anyio.CancelScope(shield=True):
             await self.stop_all()
-            await self.sandbox.close()
+        await self.sandbox.close()
+        with anyio.CancelScope(shield=True):
             await self.store.close()
 
     async def drain(self, grace_s: float | None = None) -> None:
