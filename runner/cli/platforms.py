@@ -134,27 +134,33 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove(args: argparse.Namespace) -> int:
+def _existing(args: argparse.Namespace) -> tuple[Path, Platforms, Platform] | None:
+    """The file, its platforms and the one ``args.id`` names; None (reported) otherwise."""
     path = _path(args)
     platforms = _load(path, create=False) if path else None
     if path is None or platforms is None:
-        return _EXIT_USAGE
-    if platforms.get(args.id) is None:
+        return None
+    found = platforms.get(args.id)
+    if found is None:
         print(f"decode-runner: no platform {args.id!r} in {path}", file=sys.stderr)
+        return None
+    return path, platforms, found
+
+
+def _remove(args: argparse.Namespace) -> int:
+    existing = _existing(args)
+    if existing is None:
         return _EXIT_USAGE
+    path, platforms, _ = existing
     remaining = {pid: p for pid, p in platforms.by_id.items() if pid != args.id}
     return 0 if _save(path, Platforms(remaining)) else _EXIT_USAGE
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    path = _path(args)
-    platforms = _load(path, create=False) if path else None
-    if path is None or platforms is None:
+    existing = _existing(args)
+    if existing is None:
         return _EXIT_USAGE
-    found = platforms.get(args.id)
-    if found is None:
-        print(f"decode-runner: no platform {args.id!r} in {path}", file=sys.stderr)
-        return _EXIT_USAGE
+    path, platforms, found = existing
     key = new_api_key()
     updated = replace(found, api_key_sha256=hash_api_key(key))
     if not _save(path, Platforms({**platforms.by_id, args.id: updated})):
