@@ -1,6 +1,6 @@
 """Throwaway Docker sandboxes: one container per submission, streamed, limited, always removed."""
 
-from runner.sandbox.engine import Sandbox, Session
+from runner.sandbox.engine import Sandbox
 from runner.sandbox.errors import (
     Conflict,
     ContainerGone,
@@ -23,6 +23,7 @@ from runner.sandbox.models import (
     Stream,
     Submission,
 )
+from runner.sandbox.session import Session
 
 __all__ = [
     "Conflict",

@@ -22,17 +22,23 @@ class Outcome(StrEnum):
 
     OK = "ok"
     ERROR = "error"  # non-zero exit
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # a check's wall time, or an interactive run's CPU time, reached the limit
     MEMORY = "memory"  # the cgroup's OOM counter says so (or, without one, a SIGKILL)
     KILLED = "killed"  # a SIGKILL that is not the OOM killer's
     OUTPUT_LIMIT = "output_limit"
     STOPPED = "stopped"
     UNAVAILABLE = "unavailable"  # engine down or image missing
+    IDLE = "idle"  # an interactive run got no input for Limits.idle_s
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one submission; ``time_s`` is the wall time of each run."""
+    """Resource limits of one submission.
+
+    ``time_s`` is each run's time limit: wall time for a run given its stdin (a check), CPU time
+    for an interactive run (``Run(stdin=None)``), whose waits for the learner's input do not
+    count. ``idle_s`` ends an interactive run that has had no input for that long (``IDLE``).
+    """
 
     time_s: float = 10.0
     cpus: float = 1.0
@@ -40,6 +46,7 @@ class Limits:
     pids: int = 64
     output_bytes: int = 64 * 1024
     tmp_mib: int = 16
+    idle_s: float = 300.0
 
     @classmethod
     def defaults(cls, settings: Settings) -> Limits:
@@ -74,6 +81,7 @@ class Limits:
             pids=min(self.pids, maxima.pids),
             output_bytes=min(self.output_bytes, maxima.output_bytes),
             tmp_mib=min(self.tmp_mib, maxima.tmp_mib),
+            idle_s=min(self.idle_s, maxima.idle_s),
         )
 
 
@@ -87,6 +95,10 @@ class Run:
 
     stdin: str | None = None
     time_s: float | None = None  # overrides Limits.time_s for this run
+
+    @property
+    def interactive(self) -> bool:
+        return self.stdin is None
 
 
 @dataclass(frozen=True)

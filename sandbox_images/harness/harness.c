@@ -5,11 +5,19 @@
  * time limit and output limit, and reports JSON-line events on stdout:
  *
  *   in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3",...],
- *         "stdin":"..."|null,"timeout":10,"output_bytes":65536}
+ *         "stdin":"..."|null,"timeout":10,"idle":300,"output_bytes":65536}
  *        {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
  *   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
  *        {"ev":"out","index":0,"stream":"stdout","data":"..."}
  *        {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
+ *
+ * Time that counts. A run given its whole stdin (a check) has a wall-clock limit, "timeout". An
+ * interactive run (stdin null: the learner types it) spends most of its life waiting for a human,
+ * so there "timeout" limits the CPU time of the run's processes: a loop burns CPU, a program
+ * blocked on input does not. Measuring CPU needs no guess at what the program waits for (Python
+ * blocks in read(2), Node.js in epoll_wait with timers too), and /proc gives it under runc and
+ * gVisor alike; a program asleep does not count either, and the wall clock still ends a run that
+ * nobody feeds: "idle" seconds after its last input (or its start), outcome "idle".
  *
  * Each run exec's argv afresh, as `python3 main.py` would be run by hand. A harness that is not an
  * interpreter costs next to nothing to start and to kill, which is what a single-use container
@@ -47,6 +55,7 @@
 #define STDIN_BUFFER_MAX (1 << 20)
 #define HEAP_EXHAUSTED "heap out of memory" /* Node.js's last words at its heap limit */
 #define SETTLE_S 1.0
+#define CPU_CHECK_MIN_S 0.02 /* the CPU limit's resolution */
 
 static char *const CHILD_ENV[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
@@ -261,7 +270,7 @@ typedef struct {
     int has_stdin;
     char **argv;
     int argc;
-    double timeout;
+    double timeout, idle;
     long output_bytes;
 } Command;
 
@@ -457,6 +466,8 @@ static int parse_command(const char *line, size_t len, Command *cmd) {
                 ok = cmd->has_stdin = parse_string(&ps, &cmd->stdin_data);
         } else if (strcmp(k, "timeout") == 0) {
             ok = parse_number(&ps, &cmd->timeout);
+        } else if (strcmp(k, "idle") == 0) {
+            ok = parse_number(&ps, &cmd->idle);
         } else if (strcmp(k, "output_bytes") == 0) {
             ok = parse_number(&ps, &number);
             cmd->output_bytes = (long)number;
@@ -478,7 +489,10 @@ typedef struct {
     int status, exited;
     long limit, used;
     const char *reason;
-    double started, deadline;
+    double started, deadline; /* deadline: the wall clock's (a check's limit, or idleness) */
+    int interactive;          /* the time limit is CPU time; idle_s of no input ends the run */
+    double idle_s, cpu_limit, cpu_base, next_cpu_check;
+    double check_at; /* when the loop must look at the time again */
     int stdin_fd, out_fd[2]; /* -1 when closed; out_fd: stdout, stderr */
     Buf pending;
     Buf partial[2]; /* the incomplete UTF-8 sequence at the end of each stream */
@@ -536,6 +550,39 @@ static void kill_everything(void) {
         if (others == 0 || now() > deadline) return;
         sleep_s(0.002);
     }
+}
+
+/* CPU seconds used by every process but this one, alive or reaped by it (a process's own reaped
+ * children are in its cutime/cstime; orphans end up reaped here). */
+static double cpu_used(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double total = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) return total;
+    double ticks = (double)sysconf(_SC_CLK_TCK);
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        char *end, path[64], line[1024];
+        long pid = strtol(entry->d_name, &end, 10);
+        if (*end != 0 || pid <= 1) continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, line, sizeof line - 1);
+        close(fd);
+        if (n <= 0) continue;
+        line[n] = 0;
+        char *after = strrchr(line, ')'); /* the command's name may hold anything */
+        unsigned long long ut, st, cut, cst;
+        if (after != NULL &&
+            sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+                   &ut, &st, &cut, &cst) == 4)
+            total += (double)(ut + st + cut + cst) / ticks;
+    }
+    closedir(proc);
+    return total;
 }
 
 /* Empties the directory open at `fd` (and closes it), however deep its tree: one directory is open
@@ -726,7 +773,17 @@ static Child *child_start(Command *cmd) {
     c->limit = cmd->output_bytes;
     c->oom_before = oom_kills();
     c->started = now();
-    c->deadline = c->started + cmd->timeout;
+    c->interactive = !cmd->has_stdin && cmd->idle > 0;
+    if (c->interactive) {
+        c->idle_s = cmd->idle;
+        c->deadline = c->started + cmd->idle;
+        c->cpu_limit = cmd->timeout;
+        c->cpu_base = cpu_used(); /* the runs before: all reaped by now */
+        c->next_cpu_check = c->started;
+    } else {
+        c->deadline = c->started + cmd->timeout;
+    }
+    c->check_at = c->started;
     int theirs[3] = {fds[0][0], fds[1][1], fds[2][1]};
     pid_t pid = fork();
     if (pid == 0) {
@@ -837,6 +894,29 @@ static int child_poll_exit(Child *c) {
     return c->exited;
 }
 
+/* Ends the run whose time is up; returns when it should be checked again (absolute). */
+static double child_check_time(Child *c) {
+    double t = now();
+    if (t >= c->deadline) {
+        child_stop(c, c->interactive ? "idle" : "timeout");
+        return t;
+    }
+    if (!c->interactive) return c->deadline;
+    if (t >= c->next_cpu_check) {
+        double left = c->cpu_limit - (cpu_used() - c->cpu_base);
+        if (left <= 0) {
+            child_stop(c, "timeout");
+            return t;
+        }
+        /* not before every CPU we may use could have burnt what is left */
+        cpu_set_t cpus;
+        int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        double wait = left / (n > 0 ? n : 1);
+        c->next_cpu_check = t + (wait > CPU_CHECK_MIN_S ? wait : CPU_CHECK_MIN_S);
+    }
+    return c->next_cpu_check < c->deadline ? c->next_cpu_check : c->deadline;
+}
+
 static void child_finish(Child *c) {
     for (int s = 0; s < 2; s++) {
         while (c->out_fd[s] >= 0) {
@@ -905,8 +985,10 @@ static void handle(Command *cmd) {
         /* nothing runs: stdin, eof and kill have nothing to act on */
     } else if (strcmp(cmd->op, "stdin") == 0) {
         child_feed(child, cmd->data.data, cmd->data.len);
+        if (child->interactive) child->deadline = now() + child->idle_s;
     } else if (strcmp(cmd->op, "eof") == 0) {
         child_close_stdin(child);
+        if (child->interactive) child->deadline = now() + child->idle_s;
     } else if (strcmp(cmd->op, "kill") == 0) {
         child_stop(child, "stopped");
     }
@@ -942,7 +1024,7 @@ int main(void) {
                     out_at[s] = n, fds[n++] = (struct pollfd){child->out_fd[s], POLLIN, 0};
             if (child->pending.len > 0 && child->stdin_fd >= 0)
                 stdin_at = n, fds[n++] = (struct pollfd){child->stdin_fd, POLLOUT, 0};
-            double left = child->deadline - now();
+            double left = child->check_at - now();
             timeout = left < 0.01 ? 10 : (int)(left * 1000) + 1;
         }
         if (poll(fds, (nfds_t)n, timeout) < 0) {
@@ -983,7 +1065,7 @@ int main(void) {
             if (out_at[s] >= 0 && fds[out_at[s]].revents && child->out_fd[s] >= 0)
                 child_read(child, s);
         if (stdin_at >= 0 && fds[stdin_at].revents) child_flush(child);
-        if (now() >= child->deadline && !child_poll_exit(child)) child_stop(child, "timeout");
+        if (!child_poll_exit(child)) child->check_at = child_check_time(child);
         if (child_poll_exit(child)) {
             Child *done = child;
             child_finish(done);
