@@ -591,6 +591,150 @@ async def test_python_traceback_shows_only_the_learner_file(sandbox: Sandbox) ->
     ]
 
 
+def streams(events: list[object]) -> list[tuple[str, str]]:
+    """The run's output as (stream, text), neighbours of one stream joined."""
+    joined: list[tuple[str, str]] = []
+    for event in events:
+        if isinstance(event, Output):
+            if joined and joined[-1][0] == event.stream:
+                joined[-1] = (event.stream, joined[-1][1] + event.data)
+            else:
+                joined.append((event.stream, event.data))
+    return joined
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, 'nom = input("Nom ? ")\nprint("Salut", nom)'),
+        (JS, 'const nom = prompt("Nom ? ");\nconsole.log("Salut", nom);'),
+    ],
+)
+async def test_the_question_asked_for_input_is_a_prompt_not_output(
+    sandbox: Sandbox, language: Language, code: str
+) -> None:
+    """Python's input(question) and JavaScript's prompt(question): the question is reported on the
+    stream "prompt" and in RunFinished.prompts, never in stdout (what checks compare)."""
+    events = await collect(sandbox, Submission(language, code, (Run(stdin="Ada\n"),), QUICK))
+    (result,) = results(events)
+    assert (result.outcome, result.stdout, result.prompts) == (Outcome.OK, "Salut Ada\n", "Nom ? ")
+    assert streams(events) == [("prompt", "Nom ? "), ("stdout", "Salut Ada\n")]
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, "for i in range(30):\n    print('tour', i)\n    print('lu', input(f'q{i} ? '))"),
+        (
+            JS,
+            "for (let i = 0; i < 30; i++) {\n  console.log('tour', i);\n"
+            "  console.log('lu', prompt(`q${i} ? `));\n}",
+        ),
+    ],
+)
+async def test_prompts_and_output_keep_their_order(
+    sandbox: Sandbox, language: Language, code: str
+) -> None:
+    """All the input is there from the start, so the program never waits: the harness still reports
+    what it printed before each question first, and what it printed after, after."""
+    stdin = "".join(f"r{i}\n" for i in range(30))
+    events = await collect(sandbox, Submission(language, code, (Run(stdin=stdin),), QUICK))
+    expected: list[tuple[str, str]] = []
+    for i in range(30):
+        answer = f"lu r{i - 1}\n" if i else ""
+        expected += [("stdout", f"{answer}tour {i}\n"), ("prompt", f"q{i} ? ")]
+    expected.append(("stdout", "lu r29\n"))
+    assert streams(events) == expected
+
+
+async def test_input_is_still_the_built_in_and_follows_a_replaced_stdout(sandbox: Sandbox) -> None:
+    """The prelude changes nothing a program can see: input is the built-in, and with sys.stdout
+    replaced, the question goes where it goes under `python3 main.py`."""
+    code = (
+        "import builtins, io, sys\n"
+        "print(input is builtins.input, type(input).__name__)\n"
+        "sys.stdout = io.StringIO()\nlu = input('cachée ? ')\ncapture, sys.stdout = sys.stdout, sys.__stdout__\n"
+        "print(repr(capture.getvalue()), lu)\n"
+    )
+    result = await run_one(sandbox, PY, code, stdin="oui\n")
+    assert (result.stdout, result.prompts) == (
+        "True builtin_function_or_method\n'cachée ? ' oui\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "stderr_lines"),
+    [
+        (
+            PY,
+            "a = input('Premier ? ')\nb = input('Second ? ')\n",
+            [
+                "Traceback (most recent call last):",
+                '  File "/tmp/main.py", line 2, in <module>',
+                "    b = input('Second ? ')",
+                "        ^^^^^^^^^^^^^^^^^^",
+                "EOFError: EOF when reading a line",
+            ],
+        ),
+        (
+            JS,
+            "const a = prompt('Premier ?');\nconst b = prompt('Second ?');\nconsole.log(b.length);\n",
+            [
+                "/tmp/main.js:3",
+                "console.log(b.length);",
+                "              ^",
+                "",
+                "TypeError: Cannot read properties of null (reading 'length')",
+                "    at Object.<anonymous> (/tmp/main.js:3:15)",
+            ],
+        ),
+    ],
+)
+async def test_at_the_end_of_the_input_errors_name_only_the_learner_s_lines(
+    sandbox: Sandbox, language: Language, code: str, stderr_lines: list[str]
+) -> None:
+    """input() raises EOFError, prompt() returns null: the errors that follow show no line of
+    the preludes (runner/feedback explains lines of /tmp/main.* only)."""
+    result = await run_one(sandbox, language, code, stdin="seule ligne\n")
+    assert result.outcome is Outcome.ERROR
+    lines = result.stderr.splitlines()
+    assert lines[: len(stderr_lines)] == stderr_lines, result.stderr
+    assert "prompt" not in result.stderr.replace("Premier ?", "").replace("Second ?", "")
+    assert "/opt/" not in result.stderr and "_decode_prompt" not in result.stderr
+
+
+async def test_javascript_prompt_alert_and_read_file_sync(sandbox: Sandbox) -> None:
+    """prompt() reads one line (null at the end of the input), alert() prints, and
+    readFileSync(0) still reads what prompt() left."""
+    code = (
+        "const a = prompt();\nalert(`un ${a}`);\nalert();\n"
+        "const rest = require('fs').readFileSync(0, 'utf8');\n"
+        "console.log(JSON.stringify(rest), JSON.stringify(prompt('encore ?')));\n"
+    )
+    result = await run_one(sandbox, JS, code, stdin="é1\nreste\nfin")
+    assert (result.outcome, result.prompts) == (Outcome.OK, "encore ?"), result.stderr
+    assert result.stdout == 'un é1\n\n"reste\\nfin" null\n'
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (PY, "print('x' * 1000)\ninput('?' * 100_000)"),
+        (JS, "console.log('x'.repeat(1000));\nprompt('?'.repeat(100000));"),
+    ],
+)
+async def test_prompts_count_in_the_output_limit(
+    sandbox: Sandbox, language: Language, code: str
+) -> None:
+    result = await run_one(
+        sandbox, language, code, stdin="", limits=Limits(time_s=5, output_bytes=16_384)
+    )
+    assert result.outcome is Outcome.OUTPUT_LIMIT
+    assert len(result.stdout) == 1001
+    assert 0 < len(result.stdout) + len(result.prompts) <= 16_384
+
+
 SECRET = "7f3a9c0e5b1d"
 SCAN_MEMORY = """
 import re

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from runner.settings import Settings
 
-Stream = Literal["stdout", "stderr"]
+Stream = Literal["stdout", "stderr", "prompt"]
+"""Where output comes from: "prompt" is the question a program asks for its input (Python's
+``input(question)``, JavaScript's ``prompt(question)``), apart from what it prints."""
 
 
 class Language(StrEnum):
@@ -123,7 +125,8 @@ class Output:
 
 @dataclass(frozen=True)
 class RunFinished:
-    """The end of one run, with everything it printed (up to the output limit)."""
+    """The end of one run, with everything it printed (up to the output limit, which its three
+    streams share); ``prompts`` holds the questions it asked for input, never in ``stdout``."""
 
     index: int
     outcome: Outcome
@@ -131,6 +134,7 @@ class RunFinished:
     duration_ms: float
     stdout: str
     stderr: str
+    prompts: str = ""
 
 
 @dataclass(frozen=True)

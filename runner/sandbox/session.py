@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HARNESS_GRACE_S = 3.0  # beyond a run's own limit, before the host gives up on the harness
+# Python's prelude (input()'s question to the prompt channel) is a site .pth of its image; Node's
+# (prompt(), alert()) is loaded before the program. Both: sandbox_images/<language>/prelude/.
+NODE_PRELUDE = "/opt/decode-runner/prompt.js"
 _PROGRAMS = {
     Language.PYTHON: ("main.py", ["/usr/bin/python3", "-u", "/tmp/main.py"]),
-    Language.JAVASCRIPT: ("main.js", ["/usr/bin/node", "/tmp/main.js"]),
+    Language.JAVASCRIPT: ("main.js", ["/usr/bin/node", "--require", NODE_PRELUDE, "/tmp/main.js"]),
 }
 
 
@@ -215,7 +218,7 @@ class _Collected:
         self.index = index
         self.budget = output_bytes  # characters never outnumber the bytes they decode from
         self.started = time.monotonic()
-        self.out: dict[Stream, list[str]] = {"stdout": [], "stderr": []}
+        self.out: dict[Stream, list[str]] = {"stdout": [], "stderr": [], "prompt": []}
 
     def translate(self, message: dict[str, Any]) -> RunStarted | Output | RunFinished:
         if message.get("index") != self.index:
@@ -244,6 +247,7 @@ class _Collected:
     def finished(self, outcome: Outcome, code: int | None, ms: float | None) -> RunFinished:
         if ms is None:
             ms = round((time.monotonic() - self.started) * 1000, 1)
+        text = {stream: "".join(chunks) for stream, chunks in self.out.items()}
         return RunFinished(
-            self.index, outcome, code, ms, "".join(self.out["stdout"]), "".join(self.out["stderr"])
+            self.index, outcome, code, ms, text["stdout"], text["stderr"], text["prompt"]
         )

@@ -8,8 +8,15 @@
  *         "stdin":"..."|null,"timeout":10,"idle":300,"output_bytes":65536}
  *        {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
  *   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
- *        {"ev":"out","index":0,"stream":"stdout","data":"..."}
+ *        {"ev":"out","index":0,"stream":"stdout"|"stderr"|"prompt","data":"..."}
  *        {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
+ *
+ * The prompt channel. A program's file descriptor 3 is a SOCK_SEQPACKET socket whose messages are
+ * the questions it asks (Python's input(question), JavaScript's prompt(question): the preludes of
+ * the language images), reported as the stream "prompt". The harness reports what the program
+ * printed before a question first, then the question, then acknowledges it with one byte; the
+ * program waits for that byte, so what it prints afterwards comes afterwards. All three streams
+ * share the run's output limit.
  *
  * Time that counts. A run given its whole stdin (a check) has a wall-clock limit, "timeout". An
  * interactive run (stdin null: the learner types it) spends most of its life waiting for a human,
@@ -45,6 +52,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +64,8 @@
 #define HEAP_EXHAUSTED "heap out of memory" /* Node.js's last words at its heap limit */
 #define SETTLE_S 1.0
 #define CPU_CHECK_MIN_S 0.02 /* the CPU limit's resolution */
+#define STREAM_COUNT 3
+#define PROMPT 2 /* the index of the prompt channel among a child's streams */
 
 static char *const CHILD_ENV[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
@@ -493,9 +503,9 @@ typedef struct {
     int interactive;          /* the time limit is CPU time; idle_s of no input ends the run */
     double idle_s, cpu_limit, cpu_base, next_cpu_check;
     double check_at; /* when the loop must look at the time again */
-    int stdin_fd, out_fd[2]; /* -1 when closed; out_fd: stdout, stderr */
+    int stdin_fd, out_fd[STREAM_COUNT]; /* -1 when closed; stdout, stderr, the prompt socket */
     Buf pending;
-    Buf partial[2]; /* the incomplete UTF-8 sequence at the end of each stream */
+    Buf partial[STREAM_COUNT]; /* the incomplete UTF-8 sequence at the end of each stream */
     int close_stdin_when_flushed;
     int heap_exhausted; /* V8 said so on stderr: Node.js aborts before the cgroup's limit */
     long oom_before;
@@ -759,9 +769,11 @@ static Child *child_start(Command *cmd) {
     close(file);
     if (written != (ssize_t)cmd->code.len) return errno = saved, NULL;
     if (cmd->argc == 0) return errno = EINVAL, NULL;
-    int fds[3][2];
-    for (int i = 0; i < 3; i++) {
-        if (pipe2(fds[i], O_CLOEXEC) < 0) {
+    int fds[4][2]; /* stdin, stdout, stderr: pipes; the prompt channel: a socket pair */
+    for (int i = 0; i < 4; i++) {
+        int made = i < 3 ? pipe2(fds[i], O_CLOEXEC)
+                         : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds[i]);
+        if (made < 0) {
             saved = errno;
             for (int j = 0; j < i; j++) close(fds[j][0]), close(fds[j][1]);
             return errno = saved, NULL;
@@ -784,12 +796,12 @@ static Child *child_start(Command *cmd) {
         c->deadline = c->started + cmd->timeout;
     }
     c->check_at = c->started;
-    int theirs[3] = {fds[0][0], fds[1][1], fds[2][1]};
+    int theirs[4] = {fds[0][0], fds[1][1], fds[2][1], fds[3][1]};
     pid_t pid = fork();
     if (pid == 0) {
         setsid();
-        for (int i = 0; i < 3; i++) dup2(theirs[i], i);
-        close_from(3);
+        for (int i = 0; i < 4; i++) dup2(theirs[i], i);
+        close_from(4);
         if (chdir(WORKDIR) == 0) {
             reset_signals();
             execve(cmd->argv[0], cmd->argv, CHILD_ENV);
@@ -797,9 +809,9 @@ static Child *child_start(Command *cmd) {
         _exit(127);
     }
     saved = errno;
-    for (int i = 0; i < 3; i++) close(theirs[i]);
+    for (int i = 0; i < 4; i++) close(theirs[i]);
     if (pid < 0) {
-        close(fds[0][1]), close(fds[1][0]), close(fds[2][0]);
+        close(fds[0][1]), close(fds[1][0]), close(fds[2][0]), close(fds[3][0]);
         free(c);
         return errno = saved, NULL;
     }
@@ -807,7 +819,9 @@ static Child *child_start(Command *cmd) {
     c->stdin_fd = fds[0][1];
     c->out_fd[0] = fds[1][0];
     c->out_fd[1] = fds[2][0];
-    for (int i = 0; i < 3; i++) set_nonblocking(i == 0 ? c->stdin_fd : c->out_fd[i - 1]);
+    c->out_fd[PROMPT] = fds[3][0];
+    set_nonblocking(c->stdin_fd);
+    for (int s = 0; s < STREAM_COUNT; s++) set_nonblocking(c->out_fd[s]);
     if (cmd->has_stdin) { /* the whole input, then end of file */
         c->close_stdin_when_flushed = 1;
         size_t len = cmd->stdin_data.len;
@@ -853,7 +867,7 @@ static void child_stop(Child *c, const char *reason) {
     kill_everything();
 }
 
-static const char *const STREAMS[] = {"stdout", "stderr"};
+static const char *const STREAMS[STREAM_COUNT] = {"stdout", "stderr", "prompt"};
 
 /* Reads what stream `s` has; returns the bytes read (0 at end of file, -1 if none now). */
 static ssize_t child_read(Child *c, int s) {
@@ -917,8 +931,18 @@ static double child_check_time(Child *c) {
     return c->next_cpu_check < c->deadline ? c->next_cpu_check : c->deadline;
 }
 
+/* One question on the prompt channel: what the program printed before it is reported first (the
+ * program is blocked until the acknowledgement, so nothing it prints after can be there yet). */
+static void child_prompt(Child *c) {
+    for (int s = 0; s < PROMPT; s++)
+        while (c->out_fd[s] >= 0 && child_read(c, s) > 0) {
+        }
+    if (c->out_fd[PROMPT] >= 0 && child_read(c, PROMPT) > 0 && c->out_fd[PROMPT] >= 0)
+        send(c->out_fd[PROMPT], "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void child_finish(Child *c) {
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
         while (c->out_fd[s] >= 0) {
             long before = c->used;
             ssize_t n = child_read(c, s);
@@ -927,7 +951,7 @@ static void child_finish(Child *c) {
         }
     }
     kill_everything();
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
         if (c->out_fd[s] >= 0) close(c->out_fd[s]);
         Buf text = {0};
         utf8_decode((unsigned char *)c->partial[s].data, c->partial[s].len, &text, 1);
@@ -1012,14 +1036,14 @@ int main(void) {
     Buf commands = {0};
     int commands_closed = 0;
     while (!commands_closed || child != NULL) {
-        struct pollfd fds[5];
+        struct pollfd fds[3 + STREAM_COUNT];
         int n = 0;
         fds[n++] = (struct pollfd){wake, POLLIN, 0};
-        int commands_at = -1, stdin_at = -1, out_at[2] = {-1, -1};
+        int commands_at = -1, stdin_at = -1, out_at[STREAM_COUNT] = {-1, -1, -1};
         if (!commands_closed) commands_at = n, fds[n++] = (struct pollfd){0, POLLIN, 0};
         int timeout = -1;
         if (child != NULL) {
-            for (int s = 0; s < 2; s++)
+            for (int s = 0; s < STREAM_COUNT; s++)
                 if (child->out_fd[s] >= 0)
                     out_at[s] = n, fds[n++] = (struct pollfd){child->out_fd[s], POLLIN, 0};
             if (child->pending.len > 0 && child->stdin_fd >= 0)
@@ -1061,9 +1085,10 @@ int main(void) {
             }
         }
         if (child == NULL) continue;
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < PROMPT; s++)
             if (out_at[s] >= 0 && fds[out_at[s]].revents && child->out_fd[s] >= 0)
                 child_read(child, s);
+        if (out_at[PROMPT] >= 0 && fds[out_at[PROMPT]].revents) child_prompt(child);
         if (stdin_at >= 0 && fds[stdin_at].revents) child_flush(child);
         if (!child_poll_exit(child)) child->check_at = child_check_time(child);
         if (child_poll_exit(child)) {
