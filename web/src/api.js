@@ -5,6 +5,8 @@ import { storage } from "./storage.js";
 const LEARNER_KEY = "learner";
 const LEARNER_RE = /^[0-9a-f]{32}$/;
 export const SESSION_EXPIRED = "session_expired";
+// A call that hangs (a phone between two antennas) fails instead of spinning for minutes.
+const TIMEOUT_MS = 15000;
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -14,15 +16,39 @@ export class ApiError extends Error {
   }
 }
 
+/** The server could not be reached (offline, timed out, connection refused). */
+export class NetworkError extends Error {}
+
 let session = null;
 let onExpired = () => {};
+let onRequestDone = () => {};
+
+/** ``listener(ok)`` after each call: ``ok`` false when it failed on the network. */
+export function watchRequests(listener) {
+  onRequestDone = listener;
+}
+
+async function send(path, options) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    const response = await fetch(path, { ...options, signal: abort.signal });
+    onRequestDone(true);
+    return response;
+  } catch (error) {
+    onRequestDone(false);
+    throw new NetworkError(error && error.message);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function request(method, path, { body, learner, session: sent, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   if (sent) headers["X-Session"] = sent;
   else if (learner) headers["X-Learner"] = learner;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
+  const response = await send(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

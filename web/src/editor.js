@@ -54,6 +54,7 @@ export class CodeEditor {
    *   ``language`` comes from ``loadLanguage``.
    */
   constructor(host, { code, language, label, onChange, onRun, onCheck }) {
+    this.host = host;
     const root = host.shadowRoot || host.attachShadow({ mode: "open" });
     const shortcuts = Prec.highest(
       keymap.of([
@@ -63,7 +64,9 @@ export class CodeEditor {
         { mac: "Ctrl-Enter", run: () => (onRun(), true) },
       ]),
     );
-    const contentAttributes = { "aria-label": label, spellcheck: "false", autocapitalize: "off", autocorrect: "off" };
+    // tabindex: the editable text is in the tab order anyway; said so, a checker sees the scrolled
+    // editor (long lines on a phone) as reachable by keyboard.
+    const contentAttributes = { "aria-label": label, spellcheck: "false", autocapitalize: "off", autocorrect: "off", tabindex: "0" };
     this.view = new EditorView({
       root,
       parent: root,

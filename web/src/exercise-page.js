@@ -1,9 +1,9 @@
 // Entry point of /exercise/{id} and /embed/{id}: opens the learner's session, loads the exercise
 // and wires every view.
-import { adoptLearner, api, ApiError, SESSION_EXPIRED, socketQuery } from "./api.js";
-import { h, byId, clear } from "./dom.js";
+import { adoptLearner, api, ApiError, SESSION_EXPIRED, socketQuery, watchRequests } from "./api.js";
+import { byId } from "./dom.js";
 import { applyLocale, initLanguage, t, translatePage } from "./i18n/index.js";
-import { languageBadge, renderLanguageSwitch, setUpLanguageSwitch, statusBadge } from "./chrome.js";
+import { renderLanguageSwitch, setUpLanguageSwitch } from "./chrome.js";
 import { Announcer } from "./announcer.js";
 import { CodeEditor, loadLanguage } from "./editor.js";
 import { ConsoleView } from "./console-view.js";
@@ -11,14 +11,16 @@ import { TestsView } from "./tests-view.js";
 import { HintsView } from "./hints-view.js";
 import { Drafts } from "./drafts.js";
 import { EmbedBridge, isEmbedded } from "./embed.js";
-import { ConnectionState, RunnerSocket } from "./socket.js";
+import { RunnerSocket } from "./socket.js";
 import { RunController } from "./run-controller.js";
 import { setUpReset } from "./reset.js";
-import { fitHeadings } from "./rich-text.js";
 import { forgetSession, openSession, SessionError, SessionKind } from "./session.js";
 import { Navigation } from "./navigation.js";
-import { setUpOpenFull } from "./open-full.js";
 import { memoryStorage, storage, tabStorage } from "./storage.js";
+import { Connection } from "./connection.js";
+import { showSaveState } from "./save-indicator.js";
+import { countAttempt, renderExamples, renderHeader, renderProgress } from "./exercise-header.js";
+import { fitHeadings } from "./rich-text.js";
 import { setUpPageAlert, showError, showLoading } from "./page-alert.js";
 
 const DEFAULT_CONFIG = { embed_origins: [], languages: ["fr", "en"], max_code_bytes: 64 * 1024 };
@@ -138,9 +140,16 @@ function setUp(exercise, page, language) {
   const { config, embed, course } = page;
   const navigation = new Navigation({ exercise, embedded, hostNavigates: course?.kind === SessionKind.FRAME, embed });
   renderHeader(exercise, page, navigation);
-  renderBrief(exercise);
+  renderInstructions(exercise);
+  renderExamples(exercise);
   const announcer = new Announcer();
-  const drafts = new Drafts(exercise.id, (code, keepalive) => api.saveCode(exercise.id, code, keepalive), draftStore(course));
+  const saveIndicator = byId("save-indicator");
+  const drafts = new Drafts(
+    exercise.id,
+    (code, keepalive) => api.saveCode(exercise.id, code, keepalive),
+    draftStore(course),
+    (state) => showSaveState(saveIndicator, state),
+  );
   const { code, restored } = drafts.choose(exercise.code ?? exercise.starter ?? "");
   let controller = null;
   let reset = null;
@@ -157,20 +166,34 @@ function setUp(exercise, page, language) {
   });
   if (restored) byId("save-state").textContent = t("editor.restored");
   const consoleView = new ConsoleView(
-    { output: byId("console"), form: byId("stdin-form"), input: byId("stdin-input"), endButton: byId("stdin-eof") },
-    { announcer, onInput: (line) => controller.sendInput(line), onEof: () => controller.endInput() },
+    { output: byId("console"), form: byId("stdin-form"), input: byId("stdin-input"), endButton: byId("stdin-eof"), waiting: byId("stdin-waiting") },
+    {
+      announcer,
+      onInput: (line) => controller.sendInput(line),
+      onEof: () => controller.endInput(),
+      mayTakeFocus: () => controller.mayTakeFocus(),
+    },
   );
   const testsView = new TestsView(
     { panel: byId("tests-panel"), list: byId("tests-list"), summary: byId("tests-summary") },
     { onLine: (line) => editor.markLine(line, { focus: true }) },
   );
   const hints = new HintsView(
-    { list: byId("hints-list"), button: byId("hint-button"), count: byId("hints-count") },
+    { list: byId("hints-list"), button: byId("hint-button"), count: byId("hints-count"), status: byId("hints-status") },
     { reveal: () => api.revealHint(exercise.id), onError: () => announcer.say(t("error.load")) },
   );
   hints.show(exercise.hints, exercise.hints_total);
   reset = setUpReset({ editor, starter: exercise.starter ?? "" });
-  const banner = byId("conn-banner");
+  const connection = new Connection(
+    byId("conn-banner"),
+    ({ usable, healthy }) => {
+      controller.setConnected(usable);
+      hints.setConnected(healthy);
+      if (healthy) drafts.retry();
+    },
+    () => api.config(),
+  );
+  watchRequests((ok) => connection.requestDone(ok));
   const socket = new RunnerSocket(socketQuery, {
     onMessage: (message) => {
       if (message.type === "welcome") {
@@ -181,10 +204,7 @@ function setUp(exercise, page, language) {
         controller.handle(message);
       }
     },
-    onState: (state, info) => {
-      controller.setConnected(state === ConnectionState.OPEN);
-      showConnection(banner, state, info);
-    },
+    onState: (state) => connection.socketChanged(state),
   });
   controller = new RunController({
     exercise,
@@ -203,87 +223,32 @@ function setUp(exercise, page, language) {
       stop: byId("stop-button"),
       status: byId("run-status"),
       result: byId("result"),
+      work: byId("exercise-work"),
     },
-    onProgress: ({ solved, attempts }) => {
-      exercise.status = solved ? "solved" : "started";
-      exercise.attempts = attempts;
-      renderProgress(exercise, solved);
+    onProgress: (progress) => {
+      exercise.status = progress.solved ? "solved" : "started";
+      for (const key of ["attempts", "checks", "runs"]) {
+        if (typeof progress[key] === "number") exercise[key] = progress[key];
+      }
+      renderProgress(exercise, progress.solved);
+    },
+    onAttempt: (mode) => {
+      countAttempt(exercise, mode);
+      if (exercise.status === "todo") exercise.status = "started";
+      renderProgress(exercise, false);
     },
   });
   page.socket = socket;
-  socket.connect();
+  connection.watch(socket);
   byId("page-loading").hidden = true;
   byId("exercise").hidden = false;
 }
 
-function renderHeader(exercise, page, navigation) {
-  document.title = `${exercise.title} — ${t("app.title")}`;
-  byId("ex-title").textContent = exercise.title;
-  byId("ex-week").textContent = exercise.week ? t("exercise.week", { number: exercise.week }) : "";
-  byId("ex-language").replaceChildren(languageBadge(exercise.language));
-  renderProgress(exercise, false);
-  const { course } = page;
-  if (course && course.kind === SessionKind.FRAME) {
-    setUpOpenFull(byId("open-full"), { exerciseId: exercise.id, returnUrl: course.returnUrl, status: byId("open-full-status") });
-  } else {
-    byId("open-full").href = `/exercise/${encodeURIComponent(exercise.id)}`;
-  }
-  const back = byId("return-link");
-  const returnUrl = course && course.kind === SessionKind.TAB ? page.courseLink(course.returnUrl) : null;
-  back.hidden = !returnUrl;
-  if (returnUrl) back.href = returnUrl;
-  navigation.wirePager(byId("prev-link"), byId("next-link"));
-}
-
-function renderProgress(exercise, justSolved) {
-  const badge = statusBadge(exercise.status, justSolved ? "status--fresh" : "");
-  byId("ex-status").replaceChildren(badge);
-  byId("ex-attempts").textContent = exercise.attempts ? t("exercise.attempts", { attempts: exercise.attempts }) : "";
-}
-
-function renderBrief(exercise) {
+function renderInstructions(exercise) {
   // Sanitised by the server (markdown-it without raw HTML, then nh3).
   const instructions = byId("instructions");
   instructions.innerHTML = exercise.instructions_html || "";
   fitHeadings(instructions, exercise.title);
-  const examples = exercise.examples || [];
-  const list = clear(byId("examples-list"));
-  for (const example of examples) {
-    list.append(
-      h(
-        "div",
-        { class: "example" },
-        h("p", { class: "example-name" }, example.name),
-        h(
-          "dl",
-          { class: "example-io" },
-          h("dt", {}, t("exercise.exampleInput")),
-          h("dd", {}, example.stdin ? h("pre", {}, example.stdin) : h("span", { class: "muted" }, t("exercise.noInput"))),
-          h("dt", {}, t("exercise.exampleOutput")),
-          h("dd", {}, h("pre", {}, example.expected)),
-        ),
-      ),
-    );
-  }
-  byId("examples").hidden = examples.length === 0;
-  byId("examples-count").textContent = t("exercise.examplesCount", { count: examples.length });
-}
-
-function showConnection(banner, state, { restored }) {
-  if (state === ConnectionState.LOST) {
-    banner.textContent = t("conn.lost");
-    banner.className = "banner banner--warn";
-    banner.hidden = false;
-  } else if (state === ConnectionState.OPEN && restored) {
-    banner.textContent = t("conn.back");
-    banner.className = "banner banner--ok";
-    banner.hidden = false;
-    window.setTimeout(() => {
-      if (banner.textContent === t("conn.back")) banner.hidden = true;
-    }, 4000);
-  } else if (state === ConnectionState.OPEN || state === ConnectionState.ENDED) {
-    banner.hidden = true;
-  }
 }
 
 main();

@@ -9,8 +9,9 @@ import { withInlineCode } from "./rich-text.js";
  */
 export function explanationBlock(explanation, onLine) {
   const block = h("div", { class: "explanation" });
-  if (explanation.title) block.append(h("p", { class: "explanation-title" }, withInlineCode(explanation.title)));
-  if (explanation.text) block.append(h("p", { class: "explanation-text" }, withInlineCode(explanation.text)));
+  // The explanation is French whatever the interface's language; the original is the interpreter's.
+  if (explanation.title) block.append(h("p", { class: "explanation-title", lang: "fr" }, withInlineCode(explanation.title)));
+  if (explanation.text) block.append(h("p", { class: "explanation-text", lang: "fr" }, withInlineCode(explanation.text)));
   if (explanation.line) {
     block.append(
       h(
@@ -26,9 +27,17 @@ export function explanationBlock(explanation, onLine) {
         "details",
         { class: "explanation-original" },
         h("summary", {}, t("explanation.original")),
-        h("pre", {}, explanation.original),
+        h("pre", { lang: "en" }, explanation.original),
       ),
     );
   }
   return block;
+}
+
+/** What a screen reader says of an explanation: its French title and text, without code marks. */
+export function explanationSpeech(explanation) {
+  return [explanation.title, explanation.text]
+    .filter(Boolean)
+    .map((part) => String(part).replace(/`/g, "").trim())
+    .join(" ");
 }

@@ -2,10 +2,11 @@
 import { h, clear } from "./dom.js";
 import { t } from "./i18n/index.js";
 import { withInlineCode } from "./rich-text.js";
+import { NetworkError } from "./api.js";
 
 export class HintsView {
   /**
-   * @param {{list: HTMLOListElement, button: HTMLButtonElement, count: HTMLElement}} els
+   * @param {{list: HTMLOListElement, button: HTMLButtonElement, count: HTMLElement, status: HTMLElement}} els
    * @param {{reveal: () => Promise<{hints: string[], hints_total: number}>, onError: (e: Error) => void}} deps
    */
   constructor(els, { reveal, onError }) {
@@ -14,7 +15,15 @@ export class HintsView {
     this.onError = onError;
     this.hints = [];
     this.total = 0;
+    this.connected = true;
+    this.waiting = false;
     els.button.addEventListener("click", () => this._revealNext());
+  }
+
+  /** Without a connection, a hint asked for is revealed once it is back. */
+  setConnected(connected) {
+    this.connected = connected;
+    if (connected && this.waiting) this._revealNext();
   }
 
   show(hints, total) {
@@ -24,16 +33,32 @@ export class HintsView {
   }
 
   async _revealNext() {
+    if (this.busy) return;
+    if (!this.connected) {
+      this._wait();
+      return;
+    }
+    this.busy = true;
     this.els.button.disabled = true;
     try {
       const { hints, hints_total: total } = await this.reveal();
+      this.waiting = false;
+      this.els.status.textContent = "";
       this.hints = hints;
       this.total = total;
       this._render(true);
     } catch (error) {
-      this.onError(error);
       this.els.button.disabled = false;
+      if (error instanceof NetworkError) this._wait();
+      else this.onError(error);
+    } finally {
+      this.busy = false;
     }
+  }
+
+  _wait() {
+    this.waiting = true;
+    this.els.status.textContent = t("hints.waitsConnection");
   }
 
   _render(focusLast) {
@@ -45,7 +70,7 @@ export class HintsView {
           "li",
           { class: "hint", tabindex: "-1" },
           h("span", { class: "hint-label" }, t("hints.item", { number: index + 1 })),
-          h("span", { class: "hint-text" }, withInlineCode(text)),
+          h("span", { class: "hint-text", lang: "fr" }, withInlineCode(text)),
         ),
       );
     });

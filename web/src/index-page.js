@@ -50,7 +50,9 @@ function showError(text, canRetry) {
 
 function render(course) {
   if (course.title) {
+    // The course's own text (titles) is French whatever the interface's language.
     byId("course-title").textContent = course.title;
+    byId("course-title").lang = "fr";
     document.title = `${course.title} — ${t("app.subtitle")}`;
   }
   const weeks = clear(byId("weeks"));
@@ -68,7 +70,7 @@ function weekSection(week) {
     h(
       "div",
       { class: "week-head" },
-      h("h2", { id: headingId }, h("span", { class: "week-number" }, label), week.title ? ` — ${week.title}` : ""),
+      h("h2", { id: headingId }, h("span", { class: "week-number" }, label), week.title ? [" — ", h("span", { lang: "fr" }, week.title)] : ""),
       exercises.length ? weekProgress(solved, exercises.length) : null,
     ),
     exercises.length
@@ -90,7 +92,7 @@ function exerciseItem(exercise) {
   return h(
     "li",
     { class: `exercise-item exercise-item--${exercise.status || "todo"}` },
-    h("a", { class: "exercise-link", href: `/exercise/${encodeURIComponent(exercise.id)}` }, exercise.title),
+    h("a", { class: "exercise-link", href: `/exercise/${encodeURIComponent(exercise.id)}`, lang: "fr" }, exercise.title),
     h("span", { class: "exercise-tags" }, languageBadge(exercise.language), statusBadge(exercise.status)),
   );
 }

@@ -25,11 +25,12 @@ export class RunnerSocket {
     this.timer = null;
     this.state = null;
     this.ended = false;
+    this.paused = false;
   }
 
   async connect() {
     clearTimeout(this.timer);
-    if (this.ended) return;
+    if (this.ended || this.paused) return;
     this._setState(this.state === null ? ConnectionState.CONNECTING : this.state);
     let query;
     try {
@@ -38,11 +39,12 @@ export class RunnerSocket {
       this._scheduleReconnect();
       return;
     }
-    if (this.ended) return;
+    if (this.ended || this.paused || this.ws) return;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${window.location.host}/ws?${query}`);
     this.ws = ws;
     ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
       this.attempt = 0;
       this._setState(ConnectionState.OPEN, { restored: this.state === ConnectionState.LOST });
     });
@@ -56,14 +58,44 @@ export class RunnerSocket {
     });
   }
 
+  /** The device is offline: closes the socket (it is most likely dead) and waits for ``resume``. */
+  pause() {
+    if (this.ended) return;
+    this.paused = true;
+    clearTimeout(this.timer);
+    this._drop();
+    this._setState(ConnectionState.LOST, { paused: true });
+  }
+
+  /** Back online: connects again at once. */
+  resume() {
+    if (this.ended || !this.paused) return;
+    this.paused = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  /** The socket looks open but nothing comes back: drops it and connects again at once. */
+  reconnect() {
+    if (this.ended || this.paused) return;
+    this._drop();
+    this._setState(ConnectionState.LOST);
+    this.attempt = 0;
+    this.connect();
+  }
+
   /** Closes for good: no reconnection (the server refused who the socket acts for). */
   end() {
     this.ended = true;
     clearTimeout(this.timer);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close();
+    this._drop();
     this._setState(ConnectionState.ENDED);
+  }
+
+  _drop() {
+    const ws = this.ws;
+    this.ws = null; // its close event is then ignored
+    if (ws) ws.close();
   }
 
   get isOpen() {
@@ -88,7 +120,7 @@ export class RunnerSocket {
   }
 
   _scheduleReconnect() {
-    if (this.ended) return;
+    if (this.ended || this.paused) return;
     const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
     this.attempt += 1;

@@ -22,6 +22,7 @@ export class TestsView {
     this.els.summary.textContent = "";
     this.els.panel.hidden = true;
     this.firstFailure = null;
+    this.firstFailedTest = null;
   }
 
   /** Adds one graded test. Returns the explanation's line for the first failure, if any. */
@@ -35,7 +36,9 @@ export class TestsView {
         "p",
         { class: "test-head" },
         h("span", { class: "test-icon", "aria-hidden": "true" }, ICONS[test.status] || "✗"),
-        h("span", { class: "test-name" }, test.hidden ? t("tests.hidden") : test.name || `#${test.index + 1}`),
+        test.hidden || !test.name
+          ? h("span", { class: "test-name" }, test.hidden ? t("tests.hidden") : `#${test.index + 1}`)
+          : h("span", { class: "test-name", lang: "fr" }, test.name),
         h("span", { class: "test-status" }, statusLabel(test.status)),
       ),
     );
@@ -43,13 +46,14 @@ export class TestsView {
     this.els.list.append(item);
     if (!passed && !this.firstFailure) {
       this.firstFailure = item;
+      this.firstFailedTest = test;
       return test.explanation && test.explanation.line ? test.explanation.line : null;
     }
     return null;
   }
 
   _details(item, test) {
-    if (test.message) item.append(h("p", { class: "test-message" }, test.message));
+    if (test.message) item.append(h("p", { class: "test-message", lang: "fr" }, test.message));
     const diff = test.difference;
     if (typeof test.expected === "string" || typeof test.actual === "string") {
       item.append(
@@ -63,6 +67,17 @@ export class TestsView {
       );
     }
     if (test.explanation) item.append(explanationBlock(test.explanation, this.onLine));
+  }
+
+  /** What a screen reader is told of a finished check: the count, then the first failure. */
+  speech(passed, total) {
+    const parts = typeof total === "number" ? [`${t("tests.summary", { passed, total })}.`] : [];
+    const failure = this.firstFailedTest;
+    if (failure) {
+      const name = failure.hidden ? t("tests.hidden") : failure.name || `#${failure.index + 1}`;
+      parts.push(t("tests.firstFailure", { name }), failure.message && { text: failure.message, lang: "fr" });
+    }
+    return parts;
   }
 
   /** Writes the summary line of a finished check. */
