@@ -124,7 +124,8 @@ export class RunController {
   _silent() {
     if (this.state !== RunState.SENDING || this.resent) return;
     this.resent = true; // once: a server that is only slow is not hammered
-    this._waitForConnection();
+    // A run the learner stopped meanwhile is not sent again: dropping the socket cuts it.
+    if (!this.stopAsked) this._waitForConnection();
     this.socket.reconnect();
   }
 
