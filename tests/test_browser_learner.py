@@ -164,6 +164,30 @@ def test_learner_input_without_question_waits_and_takes_the_focus(
         expect(page.locator(".cm-content")).to_be_focused()  # back where the run was started
 
 
+def test_learner_question_is_shown_as_asked(
+    contexts: Callable[..., BrowserContext], live_server: LiveServer
+) -> None:
+    page = contexts().new_page()
+    _open_exercise(page, f"{live_server.url}/exercise/bonjour-prenom")
+    _replace_code(page, 'prenom = input("Ton prénom ? ")\nprint("Bonjour, " + prenom + " !")\n')
+    page.keyboard.press("Control+Enter")
+    # input()'s question comes as the stream "prompt": inline, set apart, and named near the field.
+    expect(page.locator("#console .console-prompt")).to_have_text(
+        "Ton prénom ? ", timeout=RUN_TIMEOUT_MS
+    )
+    expect(page.locator("#stdin-waiting")).to_have_text(
+        "Ton programme attend ta réponse à « Ton prénom ? »."
+    )
+    field = page.get_by_label("Répondre à ton programme")
+    expect(field).to_be_focused()
+    page.keyboard.type("Léa")
+    page.keyboard.press("Enter")
+    expect(page.locator("#console .console-stdout")).to_have_text(
+        "Bonjour, Léa !\n", timeout=RUN_TIMEOUT_MS
+    )
+    _shot(page, "learner-question")
+
+
 def test_learner_output_flood_stays_within_budget_and_stop_answers(
     contexts: Callable[..., BrowserContext], server_factory: Callable[..., LiveServer]
 ) -> None:
