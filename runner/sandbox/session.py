@@ -67,16 +67,6 @@ class Session:
             self._input_arrives()
             await self._container.attachment.send({"op": "eof"})
 
-    def _input_arrives(self) -> None:
-        """The harness gives an interactive run ``idle_s`` more after each input: so does the host
-        (before sending, so that its deadline is never the earlier one)."""
-        self._set_deadline(self._submission.limits.idle_s)
-
-    def _set_deadline(self, limit_s: float) -> None:
-        self._deadline = anyio.current_time() + limit_s + HARNESS_GRACE_S
-        if self._watchdog is not None:
-            self._watchdog.deadline = self._deadline
-
     @property
     def container_id(self) -> str | None:
         """The container this session runs in, once it has one (for logs and tests)."""
@@ -96,6 +86,16 @@ class Session:
         if self._container is not None:
             container, self._container = self._container, None
             await self._sandbox._release(container)
+
+    def _input_arrives(self) -> None:
+        """The harness gives an interactive run ``idle_s`` more after each input: so does the host
+        (before sending, so that its deadline is never the earlier one)."""
+        self._set_deadline(self._submission.limits.idle_s)
+
+    def _set_deadline(self, limit_s: float) -> None:
+        self._deadline = anyio.current_time() + limit_s + HARNESS_GRACE_S
+        if self._watchdog is not None:
+            self._watchdog.deadline = self._deadline
 
     async def _events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
