@@ -155,15 +155,15 @@ def test_grade_an_error_explains_it() -> None:
             Outcome.TIMEOUT,
             1,
             TestStatus.TIMEOUT,
-            "Ton programme a dépassé 2 s : y a-t-il une boucle infinie, ou un input() qui "
-            "attend une ligne qui ne vient pas ?",
+            "Ton programme a dépassé 2 s : y a-t-il une boucle infinie, ou un input() de "
+            "trop, qui attend une ligne que le test ne donne pas ?",
         ),
         (
             Outcome.TIMEOUT,
             0,
             TestStatus.TIMEOUT,
-            "Ton programme a dépassé 4 s : y a-t-il une boucle infinie, ou un input() qui "
-            "attend une ligne qui ne vient pas ?",
+            "Ton programme a dépassé 4 s : y a-t-il une boucle infinie, ou un input() de "
+            "trop, qui attend une ligne que le test ne donne pas ?",
         ),
         (
             Outcome.MEMORY,
@@ -411,3 +411,24 @@ def test_hidden_test_failure_says_what_its_description_says() -> None:
     assert "zéro" not in described
     assert "zéro" in hidden_failure_message()  # no description: the general hint
     assert hidden_error_message("ce test vérifie zéro ?").endswith("Ce test vérifie zéro ?")
+
+
+def test_questions_are_not_answers_unless_the_exercise_says_so() -> None:
+    asked = RunFinished(
+        0,
+        Outcome.OK,
+        0,
+        5.0,
+        "Bonjour, Léa !\n",
+        "",
+        "Ton prénom ? ",
+        "Ton prénom ? Bonjour, Léa !\n",
+    )
+    assert grade(ECHO, asked).status is TestStatus.PASSED
+    strict = replace(ECHO, check_prompts=True)
+    failed = grade(strict, asked)
+    assert failed.status is TestStatus.FAILED and failed.actual == "Ton prénom ? Bonjour, Léa !\n"
+    wanted = replace(
+        strict, tests=(TestCase("q", stdin="Léa\n", expected="Ton prénom ? Bonjour, Léa !"),)
+    )
+    assert grade(wanted, asked).status is TestStatus.PASSED

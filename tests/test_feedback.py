@@ -653,14 +653,14 @@ LIMITS = Limits(time_s=10.0, memory_mib=256, output_bytes=64 * 1024)
         (
             Outcome.TIMEOUT,
             10.0,
-            "Ton programme a dépassé 10 s : y a-t-il une boucle infinie, ou un input() qui "
-            "attend une ligne qui ne vient pas ?",
+            "Ton programme a dépassé 10 s : y a-t-il une boucle infinie, ou un input() de "
+            "trop, qui attend une ligne que le test ne donne pas ?",
         ),
         (
             Outcome.TIMEOUT,
             2.5,
-            "Ton programme a dépassé 2,5 s : y a-t-il une boucle infinie, ou un input() qui "
-            "attend une ligne qui ne vient pas ?",
+            "Ton programme a dépassé 2,5 s : y a-t-il une boucle infinie, ou un input() de "
+            "trop, qui attend une ligne que le test ne donne pas ?",
         ),
         (
             Outcome.MEMORY,
@@ -695,3 +695,19 @@ def test_french_units() -> None:
         "1,5 Kio",
         "1 Mio",
     ]
+
+
+def test_outcome_messages_name_the_cause_for_the_language_and_mode() -> None:
+    from runner.sandbox.models import Language
+
+    js = outcome_message(Outcome.TIMEOUT, LIMITS, 10.0, Language.JAVASCRIPT)
+    assert "prompt()" in js and "input()" not in js
+    interactive = outcome_message(Outcome.TIMEOUT, LIMITS, 10.0, interactive=True)
+    assert "boucle infinie" in interactive and "input()" not in interactive
+    idle = outcome_message(Outcome.IDLE, Limits(idle_s=300.0), 10.0, interactive=True)
+    assert idle == (
+        "Ton programme attendait ta réponse depuis 5 min : il a été arrêté. "
+        "Relance-le quand tu veux."
+    )
+    killed = outcome_message(Outcome.KILLED, LIMITS, 10.0)
+    assert "SIGKILL" in killed and "Mio" not in killed.split("sans dépasser")[0]

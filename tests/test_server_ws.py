@@ -268,3 +268,34 @@ async def test_ws_engine_down_answers_unavailable(
         check = await client.run(PY, SOLUTION, mode="check", until=("progress",))
     assert run[-1]["status"] == "unavailable" and "indisponible" in run[-1]["message"]
     assert check[-2]["status"] == "unavailable" and check[-1]["solved"] is False
+
+
+@pytest.mark.docker
+async def test_ws_questions_asked_for_input_never_fail_a_check(server: LiveServer) -> None:
+    """`input("Question ? ")` and `prompt("Question ?")`: the question is not an answer."""
+    python = 'prenom = input("Comment tu t\'appelles ? ")\nprint("Bonjour, " + prenom + " !")\n'
+    javascript = (
+        'const prenom = prompt("Ton prénom ?");\nconsole.log("Bonjour, " + prenom + " !");\n'
+    )
+    async with ws_client(server.ws_url) as client:
+        for exercise, code in (("bonjour-prenom", python), ("bonjour-js", javascript)):
+            messages = await client.run(exercise, code, mode="check", until=("progress",))
+            finished = next(m for m in messages if m["type"] == "finished")
+            assert (finished["status"], finished["passed"]) == ("passed", finished["total"])
+        await client.send(
+            {"type": "run", "exercise": "bonjour-prenom", "code": python, "mode": "run"}
+        )
+        await client.until("started")
+        await client.send({"type": "stdin", "data": "Ada\n"})
+        shown: list[tuple[str, str]] = []
+        for m in await client.until("finished"):
+            if m["type"] != "output":
+                continue
+            if shown and shown[-1][0] == m["stream"]:  # chunks of one stream, in a row
+                shown[-1] = (m["stream"], shown[-1][1] + m["data"])
+            else:
+                shown.append((m["stream"], m["data"]))
+    assert shown == [
+        ("prompt", "Comment tu t'appelles ? "),
+        ("stdout", "Bonjour, Ada !\n"),
+    ]

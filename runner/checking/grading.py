@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -11,7 +11,15 @@ from runner.checking.compare import Difference, first_difference, matches
 from runner.exercises.limits import limits_for, run_time_s
 from runner.exercises.models import CompareMode, Exercise, TestCase
 from runner.feedback import Explanation, explain, outcome_message
-from runner.sandbox.models import Finished, Limits, Outcome, Run, RunFinished, Submission
+from runner.sandbox.models import (
+    Finished,
+    Language,
+    Limits,
+    Outcome,
+    Run,
+    RunFinished,
+    Submission,
+)
 from runner.settings import Settings
 
 MAX_PUBLIC_CHARS = 20_000  # longer outputs are cut in public(): the live stream showed them whole
@@ -56,6 +64,7 @@ _STATUS_OF: dict[Outcome, TestStatus] = {
     Outcome.TIMEOUT: TestStatus.TIMEOUT,
     Outcome.MEMORY: TestStatus.MEMORY,
     Outcome.KILLED: TestStatus.ERROR,
+    Outcome.IDLE: TestStatus.TIMEOUT,  # checks give their input up front: never, in practice
     Outcome.OUTPUT_LIMIT: TestStatus.OUTPUT_LIMIT,
     Outcome.STOPPED: TestStatus.ERROR,
     Outcome.UNAVAILABLE: TestStatus.ERROR,
@@ -146,12 +155,17 @@ def grade(
         raise UnknownTest(exercise.id, event.index)
     test = exercise.tests[event.index]
     limits = limits or limits_for(exercise, Settings())
+    # What input()'s or prompt()'s questions print is not an answer, unless the exercise says so.
+    shown = event.transcript if exercise.check_prompts else event.stdout
+    if exercise.check_prompts and not shown:
+        shown = event.stdout  # a result built without a transcript (older callers, tests)
+    event = replace(event, stdout=shown)
     if event.outcome is Outcome.OK:
         status = _compare(test, event.stdout)
     else:
         status = _STATUS_OF[event.outcome]
     if test.hidden:
-        message = _hidden_message(status, event.outcome, test, limits)
+        message = _hidden_message(status, event.outcome, test, limits, exercise.language)
         return _result(event, test, status, message)
     difference = _difference(test, event.stdout) if status is TestStatus.FAILED else None
     explanation = None
@@ -210,17 +224,19 @@ def _visible_message(
         return messages.passed_message(hidden=False)
     if status is TestStatus.FAILED:
         return messages.failure_message(test, event.stdout, difference, exercise.language)
-    return outcome_message(event.outcome, limits, _time_limit(test, limits))
+    return outcome_message(event.outcome, limits, _time_limit(test, limits), exercise.language)
 
 
-def _hidden_message(status: TestStatus, outcome: Outcome, test: TestCase, limits: Limits) -> str:
+def _hidden_message(
+    status: TestStatus, outcome: Outcome, test: TestCase, limits: Limits, language: Language
+) -> str:
     if status is TestStatus.PASSED:
         return messages.passed_message(hidden=True)
     if status is TestStatus.FAILED:
         return messages.hidden_failure_message(test.description)
     if outcome is Outcome.ERROR:
         return messages.hidden_error_message(test.description)
-    return outcome_message(outcome, limits, _time_limit(test, limits))
+    return outcome_message(outcome, limits, _time_limit(test, limits), language)
 
 
 def _time_limit(test: TestCase, limits: Limits) -> float:

@@ -78,7 +78,7 @@ async def _print_events(session: Session, started: anyio.Event) -> Finished:
         if isinstance(event, RunStarted):
             started.set()
         elif isinstance(event, Output):
-            stream = sys.stdout if event.stream == "stdout" else sys.stderr
+            stream = sys.stderr if event.stream == "stderr" else sys.stdout  # prompts too
             stream.write(event.data)
             stream.flush()
         elif isinstance(event, RunFinished):

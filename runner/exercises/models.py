@@ -56,6 +56,7 @@ class Exercise:
     week: int = 1
     source: Path = Path()
     solution_after_failures: int | None = None
+    check_prompts: bool = False  # compare input()/prompt() questions too (off: answers only)
 
 
 @dataclass(frozen=True)

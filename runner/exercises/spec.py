@@ -112,6 +112,7 @@ def _exercise(document: dict[str, Any], path: Path) -> Exercise:
         week=document["week"],
         source=path,
         solution_after_failures=document.get("solution_after_failures"),
+        check_prompts=document.get("check_prompts", False),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.sandbox.models import Limits, Outcome
+from runner.sandbox.models import Language, Limits, Outcome
 
 _KIB = 1024
 _MIB = 1024 * 1024
@@ -14,6 +14,11 @@ def seconds(value: float) -> str:
     return text.replace(".", ",") + " s"
 
 
+def minutes(value_s: float) -> str:
+    """``300`` → "5 min", ``90`` → "90 s"."""
+    return f"{value_s / 60:g} min" if value_s >= 60 and value_s % 60 == 0 else seconds(value_s)
+
+
 def size(value_bytes: int) -> str:
     """A size in French units: "64 Kio", "1 Mio", "512 octets"."""
     if value_bytes >= _MIB and value_bytes % _MIB == 0:
@@ -23,16 +28,38 @@ def size(value_bytes: int) -> str:
     return f"{value_bytes} octets"
 
 
-def outcome_message(outcome: Outcome, limits: Limits, time_s: float) -> str:
-    """What ``outcome`` means for the learner; ``time_s`` is the time limit that applied."""
+_ASK = {Language.PYTHON: "input()", Language.JAVASCRIPT: "prompt()"}
+
+
+def outcome_message(
+    outcome: Outcome,
+    limits: Limits,
+    time_s: float,
+    language: Language = Language.PYTHON,
+    interactive: bool = False,
+) -> str:
+    """What ``outcome`` means for the learner; ``time_s`` is the time limit that applied.
+
+    ``interactive`` (mode "run"): waiting for the learner's answers does not count towards the
+    limit there, so a timeout can only be a computation that does not end."""
     if outcome is Outcome.OK:
         return "Ton programme s'est terminé normalement."
     if outcome is Outcome.ERROR:
         return "Ton programme s'est arrêté sur une erreur."
+    if outcome is Outcome.TIMEOUT and interactive:
+        return (
+            f"Ton programme a calculé pendant plus de {seconds(time_s)} sans s'arrêter : "
+            "y a-t-il une boucle infinie ?"
+        )
     if outcome is Outcome.TIMEOUT:
         return (
             f"Ton programme a dépassé {seconds(time_s)} : y a-t-il une boucle infinie, ou un "
-            "input() qui attend une ligne qui ne vient pas ?"
+            f"{_ASK[language]} de trop, qui attend une ligne que le test ne donne pas ?"
+        )
+    if outcome is Outcome.IDLE:
+        return (
+            f"Ton programme attendait ta réponse depuis {minutes(limits.idle_s)} : il a été "
+            "arrêté. Relance-le quand tu veux."
         )
     if outcome is Outcome.MEMORY:
         return (

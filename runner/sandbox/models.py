@@ -126,7 +126,8 @@ class Output:
 @dataclass(frozen=True)
 class RunFinished:
     """The end of one run, with everything it printed (up to the output limit, which its three
-    streams share); ``prompts`` holds the questions it asked for input, never in ``stdout``."""
+    streams share); ``prompts`` holds the questions it asked for input, never in ``stdout``;
+    ``transcript`` is both in their order (what an exercise that checks its questions compares)."""
 
     index: int
     outcome: Outcome
@@ -135,6 +136,7 @@ class RunFinished:
     stdout: str
     stderr: str
     prompts: str = ""
+    transcript: str = ""  # stdout and prompts interleaved, as a terminal would show them
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,7 @@ class _Collected:
         self.budget = output_bytes  # characters never outnumber the bytes they decode from
         self.started = time.monotonic()
         self.out: dict[Stream, list[str]] = {"stdout": [], "stderr": [], "prompt": []}
+        self.shown: list[str] = []  # stdout and prompt chunks, in order
 
     def translate(self, message: dict[str, Any]) -> RunStarted | Output | RunFinished:
         if message.get("index") != self.index:
@@ -236,6 +237,8 @@ class _Collected:
             if self.budget < 0:
                 raise HarnessProtocolError("output past the run's limit")
             self.out[stream].append(data)
+            if stream != "stderr":
+                self.shown.append(data)
             return Output(self.index, stream, data)
         if kind == "exit":
             code = message["code"]
@@ -248,6 +251,14 @@ class _Collected:
         if ms is None:
             ms = round((time.monotonic() - self.started) * 1000, 1)
         text = {stream: "".join(chunks) for stream, chunks in self.out.items()}
+        transcript = "".join(self.shown)
         return RunFinished(
-            self.index, outcome, code, ms, text["stdout"], text["stderr"], text["prompt"]
+            self.index,
+            outcome,
+            code,
+            ms,
+            text["stdout"],
+            text["stderr"],
+            text["prompt"],
+            transcript,
         )

@@ -215,7 +215,9 @@ class Job:
 
     def _run_payload(self, finished: Finished, last: RunFinished | None) -> dict[str, Any]:
         outcome = finished.outcome
-        message = feedback.outcome_message(outcome, self.limits, self.limits.time_s)
+        message = feedback.outcome_message(
+            outcome, self.limits, self.limits.time_s, self.exercise.language, interactive=True
+        )
         explanation = None
         if last is not None and last.stderr and outcome is not Outcome.STOPPED:
             found = feedback.explain(self.exercise.language, last.stderr, self.code)
