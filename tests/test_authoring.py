@@ -159,8 +159,8 @@ def test_try_a_failing_file_shows_the_same_feedback_as_a_check(
         "             ^ ligne 1, colonne 2",
         "✗ Test 3 : Un nombre négatif (test caché)",
         "  Test caché non réussi : pour une entrée que tu ne vois pas, ton programme n'affiche "
-        "pas le résultat attendu. Pense aux cas particuliers : zéro, un nombre négatif, un "
-        "texte vide…",
+        "pas le résultat attendu. Ce test vérifie que le calcul marche aussi avec un nombre en "
+        "dessous de zéro.",
         "✗ 0 test réussi sur 3. Lis le premier test en échec, corrige ton code et relance !",
     ]
 
