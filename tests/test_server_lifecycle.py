@@ -71,6 +71,7 @@ async def test_sigterm_lets_short_runs_finish_stops_long_ones_and_exits(
     # Not stopped before the grace period; the upper bound only catches a drain that never ends
     # (a loaded CI machine may be slow to kill and report).
     assert endless_end["status"] == "stopped" and GRACE_S - 0.1 <= stopped_after < 15
+    assert endless_end["reason"] == "shutdown"  # the page tells a cut run from a stop
     assert server.process.wait(15) is not None
     assert containers(docker_client, instance) == []
     restarted = server_factory(database_url=database_url)

@@ -236,6 +236,7 @@ async def test_ws_stop_kills_at_once_and_busy_is_refused(
         await client.send({"type": "stop"})
         finished = (await client.until("finished"))[-1]
         assert finished["status"] == "stopped" and time.monotonic() - stopped_at < 2.0
+        assert "reason" not in finished  # the learner's own stop
         await wait_no_container(docker_client, instance, within_s=2.0)
         again = await client.run("bonjour-monde", HELLO)  # the connection is usable again
         assert again[-1]["status"] == "ok"

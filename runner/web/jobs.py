@@ -71,6 +71,7 @@ class Job:
         self._results: list[checking.TestResult] = []
         self._finished_sent = False
         self._stop_requested = False
+        self._stopped_by_server = False
         self._waiting = anyio.CancelScope()
         self._live = False  # the interactive program has started: stdin goes straight to it
         self._pending: list[str | None] = []  # stdin typed before that; None is end of input
@@ -115,9 +116,11 @@ class Job:
             self.state = JobState.DONE
             self.runtime.jobs.discard(self)
 
-    async def stop(self) -> None:
-        """Leave the queue, or kill the container at once."""
+    async def stop(self, by_server: bool = False) -> None:
+        """Leave the queue, or kill the container at once; ``by_server``: the server is shutting
+        down (the learner did not ask), which the ``finished`` says (``"reason": "shutdown"``)."""
         self._stop_requested = True
+        self._stopped_by_server = self._stopped_by_server or by_server
         if self.state is JobState.QUEUED:
             self._waiting.cancel()
         elif self._session is not None:
@@ -205,6 +208,8 @@ class Job:
 
     async def _finish(self, payload: dict[str, Any]) -> None:
         self._finished_sent = True
+        if self._stopped_by_server and payload.get("status") == str(Outcome.STOPPED):
+            payload = {**payload, "reason": "shutdown"}
         await self._send(payload)
 
     def _summary(self, finished: Finished) -> checking.CheckSummary:

@@ -109,7 +109,7 @@ class Runtime:
             return
         logger.warning("stopping %d submission(s)", len(self.jobs))
         for job in list(self.jobs):
-            await job.stop()
+            await job.stop(by_server=True)
         with anyio.move_on_after(STOP_WAIT_S):
             await self._wait_idle()
 
