@@ -25,7 +25,7 @@ test:
 # Pure units only: no Docker, no browser (seconds).
 test-fast:
 	scripts/bootstrap --no-images
-	$(PY) -m pytest -m "not docker and not browser and not postgres"
+	$(PY) -m pytest -m "not docker and not browser and not postgres and not server"
 
 bench: setup web
 	$(PY) -m bench

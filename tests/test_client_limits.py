@@ -19,6 +19,8 @@ from websockets.exceptions import InvalidStatus
 
 from runner.web.learners import LearnerIds, new_learner
 
+pytestmark = pytest.mark.server
+
 
 def _post_session(server: LiveServer, forwarded_for: str | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(server.url + "/api/session", data=b"", method="POST")

@@ -17,6 +17,8 @@ from fixtures_server import LiveServer, start_server
 
 from runner.identity.webhooks import sign
 
+pytestmark = pytest.mark.server
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "docs" / "examples"
 API_KEY = "dkp_" + "s" * 43

@@ -19,6 +19,8 @@ from fixtures_postgres import fresh_postgres_database
 from fixtures_server import LiveServer, start_server, ws_client
 from sqlalchemy import create_engine, text
 
+pytestmark = pytest.mark.server
+
 HOST = "https://mooc.example.org"
 OTHER_HOST = "https://other.example.org"
 API_KEY = "dkp_" + "k" * 43

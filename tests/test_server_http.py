@@ -16,6 +16,8 @@ from fixtures_server import LiveServer, assert_no_secret, secrets_of, start_serv
 from runner.exercises import Catalog, load_catalog
 from runner.web.api import BODY_OVERHEAD_BYTES
 
+pytestmark = pytest.mark.server
+
 ROOT = Path(__file__).resolve().parent.parent
 EMBED_ORIGIN = "https://lms.example.org"
 MAX_BODY = 64 * 1024 * 2 + BODY_OVERHEAD_BYTES

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from runner.web.protocol import MESSAGES, ErrorCode
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.server]
 
 PY = "bonjour-prenom"  # python, reads one line
 HELLO = "print('Bonjour !')"
