@@ -119,6 +119,7 @@ export const api = {
   config: () => request("GET", "/api/config"),
   courses: () => call("GET", "/api/courses"),
   exercise: (id) => call("GET", `/api/exercises/${encodeURIComponent(id)}`),
+  solution: (id) => call("POST", `/api/exercises/${encodeURIComponent(id)}/solution`),
   revealHint: (id) => call("POST", `/api/exercises/${encodeURIComponent(id)}/hints`),
   saveCode: (id, code, keepalive = false) =>
     call("PUT", `/api/exercises/${encodeURIComponent(id)}/code`, { code }, { keepalive }),

@@ -52,8 +52,11 @@ export function countAttempt(exercise, mode) {
   exercise.attempts = (exercise.attempts || 0) + 1;
 }
 
-/** The examples of visible tests (the instructions, the server's HTML, are set by the page). */
-export function renderExamples(exercise) {
+/**
+ * The examples of visible tests (the instructions, the server's HTML, are set by the page), each
+ * with a button that runs the learner's code on its input: ``onTry(example)``.
+ */
+export function renderExamples(exercise, onTry) {
   const examples = exercise.examples || [];
   const list = clear(byId("examples-list"));
   for (const example of examples) {
@@ -69,6 +72,18 @@ export function renderExamples(exercise) {
           h("dd", {}, example.stdin ? h("pre", { lang: "fr" }, example.stdin) : h("span", { class: "muted" }, t("exercise.noInput"))),
           h("dt", {}, t("exercise.exampleOutput")),
           h("dd", {}, h("pre", { lang: "fr" }, example.expected)),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button button--quiet example-try",
+            "aria-label": t("exercise.tryExample", { name: example.name }),
+            onclick: () => onTry(example),
+          },
+          h("span", { class: "button-icon", "aria-hidden": "true" }, "▶"),
+          " ",
+          t("exercise.tryExampleShort"),
         ),
       ),
     );

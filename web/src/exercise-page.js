@@ -9,6 +9,7 @@ import { CodeEditor, loadLanguage } from "./editor.js";
 import { ConsoleView } from "./console-view.js";
 import { TestsView } from "./tests-view.js";
 import { HintsView } from "./hints-view.js";
+import { SolutionView } from "./solution-view.js";
 import { Drafts } from "./drafts.js";
 import { EmbedBridge, isEmbedded } from "./embed.js";
 import { RunnerSocket } from "./socket.js";
@@ -141,7 +142,7 @@ function setUp(exercise, page, language) {
   const navigation = new Navigation({ exercise, embedded, hostNavigates: course?.kind === SessionKind.FRAME, embed });
   renderHeader(exercise, page, navigation);
   renderInstructions(exercise);
-  renderExamples(exercise);
+  renderExamples(exercise, (example) => controller && controller.start("run", { stdin: example.stdin }));
   const announcer = new Announcer();
   const saveIndicator = byId("save-indicator");
   const drafts = new Drafts(
@@ -183,6 +184,11 @@ function setUp(exercise, page, language) {
     { reveal: () => api.revealHint(exercise.id), onError: () => announcer.say(t("error.load")) },
   );
   hints.show(exercise.hints, exercise.hints_total);
+  const solution = new SolutionView(byId("solution-panel"), {
+    fetch: () => api.solution(exercise.id),
+    detail: () => api.exercise(exercise.id),
+  });
+  solution.show(exercise);
   reset = setUpReset({ editor, starter: exercise.starter ?? "" });
   const connection = new Connection(
     byId("conn-banner"),
@@ -224,6 +230,7 @@ function setUp(exercise, page, language) {
       status: byId("run-status"),
       result: byId("result"),
       work: byId("exercise-work"),
+      examples: byId("examples-list"),
     },
     onProgress: (progress) => {
       exercise.status = progress.solved ? "solved" : "started";
@@ -231,6 +238,7 @@ function setUp(exercise, page, language) {
         if (typeof progress[key] === "number") exercise[key] = progress[key];
       }
       renderProgress(exercise, progress.solved);
+      solution.checked(progress.solved);
     },
     onAttempt: (mode) => {
       countAttempt(exercise, mode);

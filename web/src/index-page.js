@@ -57,6 +57,30 @@ function render(course) {
   }
   const weeks = clear(byId("weeks"));
   for (const week of course.weeks || []) weeks.append(weekSection(week));
+  renderResume(course);
+}
+
+/** "Reprendre : …", where the learner left off (the server chooses; null before any submission). */
+function renderResume(course) {
+  const resume = clear(byId("resume"));
+  const all = (course.weeks || []).flatMap((week) => week.exercises || []);
+  const exercise = course.resume ? all.find((e) => e.id === course.resume) : null;
+  resume.hidden = !exercise;
+  if (!exercise) return;
+  resume.append(
+    h(
+      "a",
+      { class: "resume-link", href: exerciseHref(exercise) },
+      t("index.resume"),
+      " ",
+      h("span", { lang: "fr" }, exercise.title),
+      h("span", { "aria-hidden": "true" }, " →"),
+    ),
+  );
+}
+
+function exerciseHref(exercise) {
+  return `/exercise/${encodeURIComponent(exercise.id)}`;
 }
 
 function weekSection(week) {
@@ -73,6 +97,7 @@ function weekSection(week) {
       h("h2", { id: headingId }, h("span", { class: "week-number" }, label), week.title ? [" — ", h("span", { lang: "fr" }, week.title)] : ""),
       exercises.length ? weekProgress(solved, exercises.length) : null,
     ),
+    week.intro ? h("p", { class: "week-intro", lang: "fr" }, week.intro) : null,
     exercises.length
       ? h("ol", { class: "exercise-list" }, exercises.map(exerciseItem))
       : h("p", { class: "muted" }, t("index.empty")),
@@ -92,7 +117,7 @@ function exerciseItem(exercise) {
   return h(
     "li",
     { class: `exercise-item exercise-item--${exercise.status || "todo"}` },
-    h("a", { class: "exercise-link", href: `/exercise/${encodeURIComponent(exercise.id)}`, lang: "fr" }, exercise.title),
+    h("a", { class: "exercise-link", href: exerciseHref(exercise), lang: "fr" }, exercise.title),
     h("span", { class: "exercise-tags" }, languageBadge(exercise.language), statusBadge(exercise.status)),
   );
 }

@@ -22,7 +22,8 @@ export class RunController {
   /**
    * ``nextAction()`` builds what a solved exercise offers next (see navigation.js);
    * ``onAttempt(mode)`` is called when the server has recorded a run or a check;
-   * ``els.work`` is the part of the page a run belongs to (editor, actions, console, results).
+   * ``els.work`` is the part of the page a run belongs to (editor, actions, console, results);
+   * ``els.examples`` holds the examples' "Tester" buttons, enabled like Exécuter.
    */
   constructor({ exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, nextAction, maxCodeBytes, onProgress, onAttempt }) {
     Object.assign(this, { exercise, socket, editor, consoleView, testsView, els, announcer, embed, drafts, nextAction, onProgress, onAttempt });
@@ -35,6 +36,7 @@ export class RunController {
     this.origin = null;
     this.silence = null;
     this.resent = false;
+    this.presetInput = null;
     els.run.addEventListener("click", () => this.start("run"));
     els.check.addEventListener("click", () => this.start("check"));
     els.stop.addEventListener("click", () => this.stop());
@@ -50,13 +52,15 @@ export class RunController {
     return this.busy && this.state !== RunState.OFFLINE;
   }
 
-  start(mode) {
+  /** ``stdin``: a run's whole input, sent at once (an example's), instead of the answer field. */
+  start(mode, { stdin = null } = {}) {
     if (this.busy) return;
     if (new TextEncoder().encode(this.editor.code).length > this.maxCodeBytes) {
       this._status(t("error.tooLarge", { max: this.maxCodeBytes }), "error");
       return;
     }
     this.mode = mode;
+    this.presetInput = mode === "run" ? stdin : null;
     this.origin = document.activeElement;
     this.resent = false;
     if (this.connected) this._send();
@@ -115,6 +119,11 @@ export class RunController {
       this._waitForConnection();
       return;
     }
+    // The server keeps input sent before the program starts, in order.
+    if (this.presetInput !== null) {
+      if (this.presetInput) this.socket.send({ type: "stdin", data: this.presetInput });
+      this.socket.send({ type: "stdin_eof" });
+    }
     this._setState(RunState.SENDING);
     this._status(t("run.sending"));
     clearTimeout(this.silence);
@@ -162,7 +171,7 @@ export class RunController {
       this.consoleView.note(t("console.checkNote"));
     } else {
       this.consoleView.setPlaceholder("running");
-      this.consoleView.setAcceptingInput(!this.stopAsked);
+      this.consoleView.setAcceptingInput(!this.stopAsked && this.presetInput === null);
     }
     this.embed.post("run-started", { exercise: this.exercise.id, mode: this.mode });
   }
@@ -279,6 +288,7 @@ export class RunController {
     const canStart = this.connected && !this.busy;
     setEnabled(this.els.run, canStart);
     setEnabled(this.els.check, canStart);
+    for (const button of this.els.examples.querySelectorAll("button")) setEnabled(button, canStart);
     setEnabled(this.els.stop, this.state === RunState.OFFLINE || (this.active && !this.stopAsked));
   }
 }
