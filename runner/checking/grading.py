@@ -156,9 +156,8 @@ def grade(
     test = exercise.tests[event.index]
     limits = limits or limits_for(exercise, Settings())
     # What input()'s or prompt()'s questions print is not an answer, unless the exercise says so.
-    shown = event.transcript if exercise.check_prompts else event.stdout
-    if exercise.check_prompts and not shown:
-        shown = event.stdout  # a result built without a transcript (older callers, tests)
+    # (A result built without a transcript, by older callers and tests, falls back to stdout.)
+    shown = (event.transcript or event.stdout) if exercise.check_prompts else event.stdout
     event = replace(event, stdout=shown)
     if event.outcome is Outcome.OK:
         status = _compare(test, event.stdout)

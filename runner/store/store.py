@@ -275,7 +275,8 @@ class ProgressStore:
         params = {"learner": learner, "exercise": exercise, "now": now, **values}
 
         async def write(conn: AsyncConnection) -> ExerciseProgress:
-            before = await _hints_before(conn, params) if account and "total" in values else None
+            hints = operation == "reveal_hint" and account is not None
+            before = await _hints_before(conn, params) if hints else 0
             row = (await conn.execute(statement, params)).mappings().first()
             if row is None:
                 await _ensure_learner(conn, learner)
@@ -283,9 +284,8 @@ class ProgressStore:
                 row = (await conn.execute(statement, params)).mappings().one()
             result = progress_of(dict(row))
             if account is not None:
-                solved_now = result.solved_at == now and operation == "record_solved"
-                changed = before is None or result.hints_revealed != before
-                if (operation != "record_solved" and changed) or solved_now:
+                changed, solved_now = _change(operation, result, now, before)
+                if changed:
                     events = account.platform in self.webhook_platforms
                     await track_change(conn, account, result.public(), solved_now, now, events)
             return result
@@ -314,6 +314,18 @@ class ProgressStore:
                 return [dict(row._mapping) for row in result]
         except SQLAlchemyError as exc:
             raise StoreError(operation, str(exc)) from exc
+
+
+def _change(
+    operation: str, result: ExerciseProgress, now: datetime, hints_before: int
+) -> tuple[bool, bool]:
+    """Whether a write changed the learner's progress, and whether it solved the exercise."""
+    if operation == "record_solved":
+        solved_now = result.solved_at == now  # solved_at keeps the first time
+        return solved_now, solved_now
+    if operation == "reveal_hint":
+        return result.hints_revealed != hints_before, False  # at the limit: no change
+    return True, False  # an attempt always counts
 
 
 async def _hints_before(conn: AsyncConnection, params: dict[str, Any]) -> int:

@@ -47,7 +47,7 @@ def json_response(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
-def _runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -57,12 +57,12 @@ async def request_learner(request: Request, required: bool) -> Learner | None:
     session = request.headers.get(SESSION_HEADER)
     if session is not None:
         try:
-            return await resume_session(_runtime(request), session)
+            return await resume_session(runtime_of(request), session)
         except SessionExpired:
-            _runtime(request).metrics.reject(ErrorCode.SESSION_EXPIRED)
+            runtime_of(request).metrics.reject(ErrorCode.SESSION_EXPIRED)
             raise ApiError(401, "session_expired", MESSAGES[ErrorCode.SESSION_EXPIRED]) from None
     try:
-        learner = await anonymous_learner(_runtime(request), request.headers.get(LEARNER_HEADER))
+        learner = await anonymous_learner(runtime_of(request), request.headers.get(LEARNER_HEADER))
     except InvalidLearner:
         raise ApiError(400, "learner", MESSAGES[ErrorCode.LEARNER]) from None
     if learner is None and required:
@@ -77,7 +77,7 @@ async def _required_learner(request: Request) -> Learner:
 
 
 def _exercise(request: Request) -> Exercise:
-    exercise = _runtime(request).require_catalog().get(request.path_params["exercise_id"])
+    exercise = runtime_of(request).require_catalog().get(request.path_params["exercise_id"])
     if exercise is None:
         raise ApiError(404, "not_found", "Exercice introuvable.")
     return exercise
@@ -88,17 +88,17 @@ def status_of(progress: ExerciseProgress | None) -> str:
 
 
 async def create_session(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     if not runtime.ip_new_learners.allow(client_address(request.client)):
         runtime.metrics.reject("too_many_learners")
         raise ApiError(429, "rate_limited", MESSAGES[ErrorCode.RATE_LIMITED])
     learner = runtime.learner_ids.issue()
-    await _runtime(request).store.register_learner(learner)
+    await runtime.store.register_learner(learner)
     return json_response({"learner": learner})
 
 
 async def config(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     settings = runtime.settings
     origins = dict.fromkeys((*settings.embed_origins, *runtime.platforms.origins()))
     return json_response(
@@ -111,7 +111,7 @@ async def config(request: Request) -> Response:
 
 
 async def courses(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     catalog = runtime.require_catalog()
     learner = await request_learner(request, required=False)
     done = await runtime.store.all_for(learner.id) if learner else {}
@@ -155,7 +155,7 @@ def resume_point(weeks: list[dict[str, Any]], done: dict[str, ExerciseProgress])
 
 
 async def exercise_detail(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     exercise = _exercise(request)
     learner = await request_learner(request, required=False)
     progress = await runtime.store.get(learner.id, exercise.id) if learner else None
@@ -202,7 +202,7 @@ async def reveal_solution(request: Request) -> Response:
     """The reference solution, for a learner who solved the exercise or was offered it."""
     exercise = _exercise(request)
     learner = await _required_learner(request)
-    progress = await _runtime(request).store.get(learner.id, exercise.id)
+    progress = await runtime_of(request).store.get(learner.id, exercise.id)
     if not (progress.solved or solution_offered(exercise, progress)):
         raise ApiError(403, "solution_locked", "La solution se montre une fois l'exercice réussi.")
     return json_response({"solution": exercise.solution})
@@ -212,7 +212,7 @@ async def reveal_hint(request: Request) -> Response:
     exercise = _exercise(request)
     learner = await _required_learner(request)
     total = len(exercise.hints)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     revealed = await runtime.store.reveal_hint(learner.id, exercise.id, total, learner.account)
     if learner.account is not None:
         runtime.dispatcher.wake()
@@ -222,7 +222,7 @@ async def reveal_hint(request: Request) -> Response:
 async def save_code(request: Request) -> Response:
     exercise = _exercise(request)
     learner = await _required_learner(request)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     body = await capped_body(request, runtime.settings.max_code_bytes * 2 + BODY_OVERHEAD_BYTES)
     try:
         document = loads_bounded(body)
@@ -255,7 +255,7 @@ async def capped_body(request: Request, limit: int) -> bytes:
 
 async def progress(request: Request) -> Response:
     learner = await _required_learner(request)
-    records = await _runtime(request).store.all_for(learner.id)
+    records = await runtime_of(request).store.all_for(learner.id)
     exercises = {
         exercise_id: {
             "attempts": p.attempts,
@@ -273,12 +273,12 @@ async def progress(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    body = await _runtime(request).health()
+    body = await runtime_of(request).health()
     return json_response(body, status=503 if body["failing"] else 200)
 
 
 async def metrics(request: Request) -> Response:
-    text = _runtime(request).render_metrics()
+    text = runtime_of(request).render_metrics()
     return PlainTextResponse(text, media_type=METRICS_CONTENT_TYPE, headers=NO_STORE)
 
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from runner.identity.tokens import LaunchClaims, LaunchError, LaunchFailure, verify_launch
 from runner.store import Account, SessionKind
-from runner.web.api import ApiError, capped_body, json_response, request_learner
+from runner.web.api import ApiError, capped_body, json_response, request_learner, runtime_of
 from runner.web.connection import origin_key
 from runner.web.protocol import loads_bounded
 from runner.web.runtime import Runtime
@@ -42,17 +42,12 @@ INVALID = "Ce lien d'exercice n'est pas valable. " + RELOAD
 HANDOFF_INVALID = "Ce lien a expiré ou a déjà servi. Rouvre l'exercice depuis le cours."
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = await capped_body(request, MAX_BODY_BYTES)
     except ApiError as error:  # a launch's only big field is its token
         failure = LaunchError(LaunchFailure.TOO_LARGE, "body over 16 KiB")
-        raise _refuse(request.app.state.runtime, failure) from error
+        raise _refuse(runtime_of(request), failure) from error
     try:
         document = loads_bounded(body)
     except (ValueError, RecursionError):
@@ -73,7 +68,7 @@ def _refuse(runtime: Runtime, error: LaunchError) -> ApiError:
 
 async def launch(request: Request) -> Response:
     """Verify a launch token, use its ``jti`` once, and open a session for (platform, sub)."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     document = await _json_body(request)
     token, parent = document.get("token"), document.get("parent_origin")
     try:
@@ -127,7 +122,7 @@ async def _session_response(
 
 async def handoff(request: Request) -> Response:
     """A one-time code (2 minutes) that opens the same account in the full page."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     learner = await request_learner(request, required=True)
     if learner is None or learner.account is None:
         raise ApiError(400, "no_session", "Aucune session de cours à transmettre.")
@@ -138,7 +133,7 @@ async def handoff(request: Request) -> Response:
 
 
 async def redeem(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     code = (await _json_body(request)).get("code")
     account = await runtime.accounts.redeem(code) if isinstance(code, str) and code else None
     if account is None:

@@ -13,8 +13,7 @@ from starlette.routing import Route
 
 from runner.identity.platforms import Platform
 from runner.store import Account
-from runner.web.api import NO_STORE, ApiError, json_response
-from runner.web.runtime import Runtime
+from runner.web.api import NO_STORE, ApiError, json_response, runtime_of
 
 PREFIX = "/api/platform/v1"
 DEFAULT_PAGE = 100
@@ -23,16 +22,11 @@ MAX_SUB_CHARS = 255
 _CURSOR_TAG = "seq:"
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 def _platform(request: Request) -> Platform:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    platform = _runtime(request).platforms.by_api_key(key.strip()) if key else None
+    platform = runtime_of(request).platforms.by_api_key(key.strip()) if key else None
     if scheme.lower() != "bearer" or platform is None:
-        _runtime(request).metrics.reject("platform_unauthorized")
+        runtime_of(request).metrics.reject("platform_unauthorized")
         raise ApiError(401, "unauthorized", "Missing or wrong API key (Authorization: Bearer …).")
     return platform
 
@@ -47,7 +41,7 @@ def _sub(request: Request) -> str:
 async def _account(request: Request) -> tuple[Platform, str, Account | None]:
     platform = _platform(request)
     sub = _sub(request)
-    return platform, sub, await _runtime(request).accounts.find(platform.id, sub)
+    return platform, sub, await runtime_of(request).accounts.find(platform.id, sub)
 
 
 def encode_cursor(sequence: int) -> str:
@@ -76,7 +70,7 @@ def _limit(request: Request) -> int:
 async def catalog(request: Request) -> Response:
     """The course: weeks and exercises with ids, titles and embed paths."""
     _platform(request)
-    course = _runtime(request).require_catalog()
+    course = runtime_of(request).require_catalog()
     weeks = []
     for week in course.course.weeks:
         exercises = [
@@ -97,7 +91,7 @@ async def catalog(request: Request) -> Response:
 async def learner_progress(request: Request) -> Response:
     """One learner's progress; a ``sub`` never seen has none (the same answer, 200)."""
     _, sub, account = await _account(request)
-    records = await _runtime(request).store.all_for(account.learner) if account else {}
+    records = await runtime_of(request).store.all_for(account.learner) if account else {}
     return json_response({"sub": sub, "exercises": [p.public() for p in records.values()]})
 
 
@@ -107,7 +101,7 @@ async def changes(request: Request) -> Response:
     raw = request.query_params.get("cursor")
     after = decode_cursor(raw) if raw else 0
     limit = _limit(request)
-    page = await _runtime(request).accounts.changes(platform.id, after, limit + 1)
+    page = await runtime_of(request).accounts.changes(platform.id, after, limit + 1)
     more, page = len(page) > limit, page[:limit]
     last = page[-1].sequence if page else after
     body: dict[str, Any] = {
@@ -127,14 +121,14 @@ async def export(request: Request) -> Response:
     if account is None:  # the same shape as a learner with nothing recorded
         empty: dict[str, Any] = {"created_at": None, "exercises": [], "webhook_events": []}
         return json_response({"platform": platform.id, "sub": sub, **empty})
-    return json_response(await _runtime(request).accounts.export(account))
+    return json_response(await runtime_of(request).accounts.export(account))
 
 
 async def erase(request: Request) -> Response:
     """Delete everything about one learner (GDPR erasure); idempotent."""
     _, _, account = await _account(request)
     if account is not None:
-        await _runtime(request).accounts.erase(account)
+        await runtime_of(request).accounts.erase(account)
     return Response(status_code=204, headers=NO_STORE)
 
 
