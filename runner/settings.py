@@ -79,6 +79,10 @@ class Settings:
     webhook_max_retry_s: float = 3600.0
     webhook_abandon_hours: float = 72.0  # an event not delivered by then is abandoned
     outbox_keep_days: float = 7.0  # delivered and abandoned events are deleted after this
+    # LTI 1.3 (docs/lti.md)
+    public_url: str = ""  # the runner's public base URL ("" = from each request's Host)
+    lti_key_publish_s: float = 3600.0  # a new tool key is published this long before it signs
+    lti_key_keep_s: float = 3600.0  # a replaced key stays published this long
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from runner.identity.webhooks import DeliveryPolicy, Dispatcher
 from runner.sandbox import Finished, Language, Outcome, Output, RunFinished, RunStarted
 from runner.settings import Settings
 from runner.store import AccountStore, OutboxStore, ProgressStore
+from runner.web.app import build_lti
 from runner.web.capacity import Capacity, QueueFull, RateLimiter
 from runner.web.connection import origin_allowed
 from runner.web.edges import host_allowed
@@ -278,9 +279,7 @@ async def _job_messages(settings: Settings, mode: Mode, events: list[object]) ->
     store = ProgressStore(settings.database_url)
     outbound = Outbound()
     policy = DeliveryPolicy()
-    dispatcher = Dispatcher(
-        OutboxStore(store), AccountStore(store), Platforms(), outbound.post, policy
-    )
+    dispatcher = Dispatcher(OutboxStore(store), AccountStore(store), policy, {})
     runtime = Runtime(
         settings,
         sandbox=ScriptedSandbox(events),  # type: ignore[arg-type]
@@ -289,6 +288,7 @@ async def _job_messages(settings: Settings, mode: Mode, events: list[object]) ->
         platforms=Platforms(),
         keys=KeyResolver(outbound.fetch_json),
         dispatcher=dispatcher,
+        lti=build_lti(settings, store, outbound),
     )
     sent: list[dict[str, Any]] = []
 

@@ -14,6 +14,7 @@ const dev = process.argv.includes("--dev");
 const entryPoints = {
   "index-page": join(SRC, "index-page.js"),
   "exercise-page": join(SRC, "exercise-page.js"),
+  "lti-page": join(SRC, "lti-page.js"),
   styles: join(SRC, "styles", "main.css"),
 };
 

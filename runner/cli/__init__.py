@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "runner.cli.authoring",
     "runner.cli.serve",
     "runner.cli.platforms",
+    "runner.cli.lti",
 )
 
 

@@ -61,20 +61,24 @@ class KeyResolver:
             return secret_key(platform, algorithm)
         if platform.jwks is not None:
             return _pick(parse_jwks(platform.jwks), kid, algorithm)
-        cached = self._cache.setdefault(platform.jwks_url, _Cached())
+        return await self.from_url(platform.jwks_url, platform.id, kid, algorithm)
+
+    async def from_url(self, url: str, label: str, kid: str | None, algorithm: str) -> Any:
+        """The key ``kid`` of the JWKS at ``url`` (``label`` names its owner in the log)."""
+        cached = self._cache.setdefault(url, _Cached())
         async with cached.lock:
             age = self._clock() - cached.fetched_at
             stale = age > CACHE_S or (kid not in cached.keys and age > REFETCH_S)
             if stale:
-                await self._refresh(platform, cached)
+                await self._refresh(url, label, cached)
         return _pick(cached.keys, kid, algorithm)
 
-    async def _refresh(self, platform: Platform, cached: _Cached) -> None:
+    async def _refresh(self, url: str, label: str, cached: _Cached) -> None:
         try:
-            document = await self._fetch_json(platform.jwks_url)
+            document = await self._fetch_json(url)
             cached.keys = parse_jwks(document)
         except Exception as exc:
-            logger.warning("JWKS of platform %s unavailable: %s", platform.id, exc)
+            logger.warning("JWKS of %s unavailable: %s", label, exc)
             if not cached.keys:
                 raise LaunchError(LaunchFailure.KEYS_UNAVAILABLE, str(exc)) from None
         finally:

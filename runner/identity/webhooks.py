@@ -1,5 +1,6 @@
-"""Webhooks: events signed with HMAC-SHA256 and delivered from the persistent outbox with
-exponential back-off. Delivery runs in its own task, never on a learner's check path."""
+"""The persistent outbox's delivery: webhooks (events signed with HMAC-SHA256) and, through the
+same loop, LTI scores (runner/lti/ags.py), with exponential back-off. Delivery runs in its own
+task, never on a learner's check path."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import hashlib
 import hmac
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 import anyio
 
 from runner.identity.platforms import Platforms
-from runner.store import AccountStore, OutboxCounts, OutboxEvent, OutboxStore, StoreError
+from runner.store import (
+    AccountStore,
+    EventType,
+    OutboxCounts,
+    OutboxEvent,
+    OutboxStore,
+    StoreError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +73,73 @@ class DeliveryPolicy:
 Post = Callable[[str, bytes, dict[str, str], float], Awaitable[int]]
 
 
+class Verdict(Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # with back-off, until the policy abandons it
+    ABANDON = "abandon"  # the receiver will never accept it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    error: str = ""
+
+
+DELIVERED = Outcome(Verdict.DELIVERED)
+# One delivery attempt of one outbox event.
+Deliver = Callable[[OutboxEvent], Awaitable[Outcome]]
+# Periodic clean-up: returns how many rows it deleted.
+Maintenance = Callable[[], Awaitable[int]]
+
+
+class Webhooks:
+    """Delivers ``progress.changed`` and ``exercise.solved`` to a platform's webhook URL."""
+
+    TYPES = (EventType.PROGRESS_CHANGED, EventType.EXERCISE_SOLVED)
+
+    def __init__(self, platforms: Platforms, post: Post, timeout_s: float) -> None:
+        self.platforms = platforms
+        self.post = post
+        self.timeout_s = timeout_s
+
+    async def deliver(self, event: OutboxEvent) -> Outcome:
+        platform = self.platforms.get(event.platform)
+        if platform is None or not platform.webhook_url:
+            return Outcome(Verdict.RETRY, "no webhook configured for this platform")
+        body = event.body.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "decode-runner-webhooks/1",
+            EVENT_ID_HEADER: event.id,
+            EVENT_TYPE_HEADER: event.type,
+            SIGNATURE_HEADER: sign(platform.webhook_secret, int(_now().timestamp()), body),
+        }
+        try:
+            status = await self.post(platform.webhook_url, body, headers, self.timeout_s)
+        except (OSError, TimeoutError) as exc:
+            return Outcome(Verdict.RETRY, f"no answer: {type(exc).__name__}: {exc}"[:200])
+        if 200 <= status < 300:
+            return DELIVERED
+        return Outcome(Verdict.RETRY, f"HTTP {status}")
+
+
 class Dispatcher:
-    """Delivers due outbox events; ``wake`` after a commit makes new events go out at once."""
+    """Delivers due outbox events, each by the deliverer of its type (webhooks, LTI scores);
+    ``wake`` after a commit makes new events go out at once."""
 
     def __init__(
         self,
         outbox: OutboxStore,
         accounts: AccountStore,
-        platforms: Platforms,
-        post: Post,
         policy: DeliveryPolicy,
+        deliverers: Mapping[str, Deliver],
+        maintenance: tuple[Maintenance, ...] = (),
     ) -> None:
         self.outbox = outbox
         self.accounts = accounts
-        self.platforms = platforms
-        self.post = post
         self.policy = policy
+        self.deliverers = deliverers
+        self.maintenance = maintenance
         self.delivered = 0
         self.failures = 0
         self.abandoned = 0
@@ -99,10 +159,10 @@ class Dispatcher:
                 self.counts = await self.outbox.counts()
                 delay = await self._until_next()
             except StoreError as exc:
-                logger.warning("webhook outbox unavailable: %s", exc)
+                logger.warning("outbox unavailable: %s", exc)
                 delay = IDLE_POLL_S
             except Exception:  # the loop must outlive any one fault; the outbox keeps the events
-                logger.exception("webhook delivery loop failed; retrying")
+                logger.exception("outbox delivery loop failed; retrying")
                 delay = IDLE_POLL_S
             with anyio.move_on_after(delay):
                 await self._wake.wait()
@@ -117,42 +177,31 @@ class Dispatcher:
 
     async def _deliver(self, event: OutboxEvent) -> None:
         """One attempt; its outcome is written back (a store fault leaves the event due)."""
+        deliver = self.deliverers.get(event.type)
         try:
-            await self._attempt(event)
+            if deliver is None:
+                outcome = Outcome(Verdict.RETRY, f"no deliverer for {event.type!r}")
+            else:
+                try:
+                    outcome = await deliver(event)
+                except (OSError, TimeoutError) as exc:
+                    outcome = Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}"[:200])
+            if outcome.verdict is Verdict.DELIVERED:
+                self.delivered += 1
+                await self.outbox.delivered(event.id, _now())
+            else:
+                await self._fail(event, outcome)
         except StoreError as exc:
-            logger.warning("webhook event %s: outcome not recorded: %s", event.id, exc)
+            logger.warning("outbox event %s: outcome not recorded: %s", event.id, exc)
 
-    async def _attempt(self, event: OutboxEvent) -> None:
-        platform = self.platforms.get(event.platform)
-        if platform is None or not platform.webhook_url:
-            await self._fail(event, "no webhook configured for this platform")
-            return
-        body = event.body.encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "decode-runner-webhooks/1",
-            EVENT_ID_HEADER: event.id,
-            EVENT_TYPE_HEADER: event.type,
-            SIGNATURE_HEADER: sign(platform.webhook_secret, int(_now().timestamp()), body),
-        }
-        try:
-            status = await self.post(platform.webhook_url, body, headers, self.policy.timeout_s)
-        except (OSError, TimeoutError) as exc:
-            await self._fail(event, f"no answer: {type(exc).__name__}: {exc}"[:200])
-            return
-        if 200 <= status < 300:
-            self.delivered += 1
-            await self.outbox.delivered(event.id, _now())
-        else:
-            await self._fail(event, f"HTTP {status}")
-
-    async def _fail(self, event: OutboxEvent, error: str) -> None:
-        now = _now()
+    async def _fail(self, event: OutboxEvent, outcome: Outcome) -> None:
+        now, error = _now(), outcome.error
         self.failures += 1
-        if now - event.created_at >= self.policy.abandon_after:
+        too_old = now - event.created_at >= self.policy.abandon_after
+        if outcome.verdict is Verdict.ABANDON or too_old:
             self.abandoned += 1
             logger.error(
-                "webhook event %s (%s, platform %s) ABANDONED after %d attempts: %s",
+                "outbox event %s (%s, platform %s) ABANDONED after %d attempts: %s",
                 event.id,
                 event.type,
                 event.platform,
@@ -162,7 +211,7 @@ class Dispatcher:
             await self.outbox.abandoned(event.id, now, error)
             return
         delay = self.policy.retry_delay(event.attempts + 1)
-        logger.info("webhook event %s not delivered (%s); retry in %.1f s", event.id, error, delay)
+        logger.info("outbox event %s not delivered (%s); retry in %.1f s", event.id, error, delay)
         await self.outbox.failed(event.id, now + timedelta(seconds=delay), error)
 
     async def _until_next(self) -> float:
@@ -178,6 +227,8 @@ class Dispatcher:
             return
         self._last_maintenance = clock
         purged = await self.accounts.purge_expired()
+        for extra in self.maintenance:
+            purged += await extra()
         old = await self.outbox.purge(self.policy.keep_finished, _now())
         if purged or old:
             logger.info("purged %d expired session(s)/token id(s), %d old event(s)", purged, old)

@@ -5,21 +5,37 @@ from __future__ import annotations
 
 from runner.store.accounts import AccountStore, Change, SessionKind, hash_token
 from runner.store.changes import Account, EventType
+from runner.store.grades import LTI_PREFIX, is_lti, platform_of
+from runner.store.lti import (
+    DuplicateRegistration,
+    KeyRow,
+    LtiStore,
+    MemberProgress,
+    RegistrationRow,
+)
 from runner.store.outbox import OutboxCounts, OutboxEvent, OutboxStore
 from runner.store.store import ExerciseProgress, ProgressStore, StoreError, iso
 
 __all__ = [
+    "LTI_PREFIX",
     "Account",
     "AccountStore",
     "Change",
+    "DuplicateRegistration",
     "EventType",
     "ExerciseProgress",
+    "KeyRow",
+    "LtiStore",
+    "MemberProgress",
     "OutboxCounts",
     "OutboxEvent",
     "OutboxStore",
     "ProgressStore",
+    "RegistrationRow",
     "SessionKind",
     "StoreError",
     "hash_token",
+    "is_lti",
     "iso",
+    "platform_of",
 ]

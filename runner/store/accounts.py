@@ -19,6 +19,8 @@ from runner.store.store import ExerciseProgress, ProgressStore, StoreError, iso,
 from runner.store.tables import (
     accounts,
     learners,
+    lti_grades,
+    lti_members,
     outbox,
     progress,
     progress_changes,
@@ -234,7 +236,7 @@ class AccountStore:
                 outbox.c.subject == account.subject
             )
             await conn.execute(delete(outbox).where(mine))
-            for table in (sessions, progress_changes):
+            for table in (sessions, progress_changes, lti_grades, lti_members):
                 await conn.execute(
                     delete(table).where(
                         (table.c.platform_id == account.platform)

@@ -18,6 +18,7 @@ from runner.store.tables import outbox, platform_sequences, progress_changes
 class EventType:
     PROGRESS_CHANGED = "progress.changed"
     EXERCISE_SOLVED = "exercise.solved"
+    LTI_SCORE = "lti.score"  # an AGS score for an LMS's gradebook (runner/lti/ags.py)
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,25 @@ async def enqueue(
         "exercise": public_progress["exercise"],
         "progress": public_progress,
     }
+    await insert_event(conn, event_id, account.platform, account.subject, kind, body, now)
+    return event_id
+
+
+async def insert_event(
+    conn: AsyncConnection,
+    event_id: str,
+    platform: str,
+    subject: str,
+    kind: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> None:
+    """One outbox row, due at once (webhook events and LTI scores alike)."""
     await conn.execute(
         outbox.insert().values(
             id=event_id,
-            platform_id=account.platform,
-            subject=account.subject,
+            platform_id=platform,
+            subject=subject,
             type=kind,
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
             created_at=now,
@@ -128,4 +143,3 @@ async def enqueue(
             next_attempt_at=now,
         )
     )
-    return event_id

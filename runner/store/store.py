@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from runner.store import revisions
 from runner.store.changes import Account, track_change
+from runner.store.grades import is_lti, record_grade
 from runner.store.tables import UTCDateTime, learners, progress, server_secrets
 
 logger = logging.getLogger(__name__)
@@ -272,25 +273,67 @@ class ProgressStore:
         it (and its learner) first. One statement in the usual case; SQLite (3.35+) and
         PostgreSQL both return rows from an UPDATE, so no dialect-specific upsert is needed."""
         now = _now()
-        params = {"learner": learner, "exercise": exercise, "now": now, **values}
 
         async def write(conn: AsyncConnection) -> ExerciseProgress:
-            hints = operation == "reveal_hint" and account is not None
-            before = await _hints_before(conn, params) if hints else 0
-            row = (await conn.execute(statement, params)).mappings().first()
-            if row is None:
-                await _ensure_learner(conn, learner)
-                await conn.execute(progress.insert().values(_initial_row(learner, exercise)))
-                row = (await conn.execute(statement, params)).mappings().one()
-            result = progress_of(dict(row))
-            if account is not None:
-                changed, solved_now = _change(operation, result, now, before)
-                if changed:
-                    events = account.platform in self.webhook_platforms
-                    await track_change(conn, account, result.public(), solved_now, now, events)
-            return result
+            return await self._apply(
+                conn, operation, statement, learner, exercise, account, now, values
+            )
 
         return await self.write(operation, write)
+
+    async def record_result(
+        self,
+        learner: str,
+        exercise: str,
+        passed: int,
+        total: int,
+        account: Account | None = None,
+    ) -> ExerciseProgress:
+        """A finished check: solved when every test passed; an LMS learner (LTI) also gets a
+        score queued for each line item, in the same transaction."""
+        now = _now()
+        params = {"learner": learner, "exercise": exercise, "now": now}
+
+        async def write(conn: AsyncConnection) -> ExerciseProgress:
+            if total > 0 and passed == total:
+                result = await self._apply(
+                    conn, "record_solved", _RECORD_SOLVED, learner, exercise, account, now, {}
+                )
+            else:
+                row = (await conn.execute(_GET, params)).mappings().first()
+                result = progress_of(dict(row)) if row else ExerciseProgress(exercise)
+            if account is not None and is_lti(account):
+                await record_grade(conn, account, exercise, passed, total, now)
+            return result
+
+        return await self.write("record_result", write)
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        operation: str,
+        statement: Update,
+        learner: str,
+        exercise: str,
+        account: Account | None,
+        now: datetime,
+        values: dict[str, Any],
+    ) -> ExerciseProgress:
+        params = {"learner": learner, "exercise": exercise, "now": now, **values}
+        hints = operation == "reveal_hint" and account is not None
+        before = await _hints_before(conn, params) if hints else 0
+        row = (await conn.execute(statement, params)).mappings().first()
+        if row is None:
+            await _ensure_learner(conn, learner)
+            await conn.execute(progress.insert().values(_initial_row(learner, exercise)))
+            row = (await conn.execute(statement, params)).mappings().one()
+        result = progress_of(dict(row))
+        if account is not None:
+            changed, solved_now = _change(operation, result, now, before)
+            if changed:
+                events = account.platform in self.webhook_platforms
+                await track_change(conn, account, result.public(), solved_now, now, events)
+        return result
 
     async def write(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction; a concurrent insert of the same row retries once."""

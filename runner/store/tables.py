@@ -173,3 +173,79 @@ server_secrets = Table(
     Column("value", String(128), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# LTI 1.3 (runner/lti, docs/lti.md). A registration's learners are accounts of the platform id
+# "lti:<registration id>" (":" never appears in a platforms.toml id), so an LTI learner is an
+# account like any other: same sessions, progress feed, export and erasure.
+lti_registrations = Table(
+    "lti_registrations",
+    metadata,
+    Column("id", String(PLATFORM_ID_LENGTH), primary_key=True),
+    Column("issuer", String(255), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("deployment_ids", Text, nullable=False),  # JSON list of strings
+    Column("auth_login_url", Text, nullable=False),
+    Column("auth_token_url", Text, nullable=False),
+    Column("jwks_url", Text, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_lti_registrations_client", "issuer", "client_id", unique=True),
+)
+
+# The tool's own signing keys (RSA, PEM). Which one signs and which are published follows from
+# their creation times (runner/lti/keys.py): a new key is published before it signs.
+lti_keys = Table(
+    "lti_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Short-lived single-use values, stored hashed: OIDC login states (with their nonce), launch
+# tickets (a verified launch waiting for the browser check), registration invitations.
+lti_states = Table(
+    "lti_states",
+    metadata,
+    Column("value_hash", String(TOKEN_HASH_LENGTH), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("registration_id", String(PLATFORM_ID_LENGTH), nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# The line item each (account, resource link) reports to, and the best score sent to it.
+lti_grades = Table(
+    "lti_grades",
+    metadata,
+    Column("platform_id", String(PLATFORM_ID_LENGTH), primary_key=True),
+    Column("subject", String(SUBJECT_LENGTH), primary_key=True),
+    Column("lineitem", String(1024), primary_key=True),
+    Column("exercise_id", String(EXERCISE_ID_LENGTH), nullable=False),
+    Column("best_given", Integer, nullable=False),
+    Column("score_maximum", Integer, nullable=False),
+    Column("last_timestamp", UTCDateTime(), nullable=True),
+    ForeignKeyConstraint(
+        ["platform_id", "subject"],
+        ["accounts.platform_id", "accounts.subject"],
+        ondelete="CASCADE",
+    ),
+    Index("ix_lti_grades_exercise", "platform_id", "subject", "exercise_id"),
+)
+
+# Who launched which exercise in which LMS context (the instructor's view); no names kept.
+lti_members = Table(
+    "lti_members",
+    metadata,
+    Column("platform_id", String(PLATFORM_ID_LENGTH), primary_key=True),
+    Column("context_id", String(255), primary_key=True),
+    Column("subject", String(SUBJECT_LENGTH), primary_key=True),
+    Column("exercise_id", String(EXERCISE_ID_LENGTH), primary_key=True),
+    Column("instructor", Boolean, nullable=False),
+    Column("last_launch_at", UTCDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["platform_id", "subject"],
+        ["accounts.platform_id", "accounts.subject"],
+        ondelete="CASCADE",
+    ),
+)

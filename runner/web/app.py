@@ -17,11 +17,21 @@ from starlette.routing import WebSocketRoute
 
 from runner.identity.keys import KeyResolver
 from runner.identity.platforms import load_platforms
-from runner.identity.webhooks import DeliveryPolicy, Dispatcher
+from runner.identity.webhooks import DeliveryPolicy, Dispatcher, Webhooks
+from runner.lti.keys import KeySchedule, ToolKeys
+from runner.lti.services import AccessTokens, Scores
+from runner.lti.tool import LtiTool
 from runner.sandbox import Sandbox
 from runner.settings import Settings
-from runner.store import AccountStore, OutboxStore, ProgressStore, StoreError
-from runner.web import api, launch, pages, platform_api
+from runner.store import (
+    AccountStore,
+    EventType,
+    LtiStore,
+    OutboxStore,
+    ProgressStore,
+    StoreError,
+)
+from runner.web import api, launch, lti, pages, platform_api
 from runner.web.api import ApiError, json_response
 from runner.web.connection import websocket_endpoint
 from runner.web.edges import Edges
@@ -53,6 +63,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"error": code, "message": message}, status=exc.status_code)
 
 
+def build_lti(settings: Settings, store: ProgressStore, outbound: Outbound) -> LtiTool:
+    """The LTI tool's parts: its store, keys, access tokens and score delivery."""
+    lti_store = LtiStore(store)
+    keys = ToolKeys(lti_store, KeySchedule(settings.lti_key_publish_s, settings.lti_key_keep_s))
+    tokens = AccessTokens(keys, outbound.exchange)
+    scores = Scores(lti_store, tokens)
+    return LtiTool(lti_store, keys, tokens, scores, outbound.fetch_json, outbound.exchange)
+
+
 def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
     """Compose the server's collaborators; nothing starts here. ``PlatformConfigError`` when the
     platforms file is wrong (it names the file, the field and the reason)."""
@@ -67,7 +86,13 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
         keep_finished=timedelta(days=settings.outbox_keep_days),
     )
     accounts = AccountStore(store)
-    dispatcher = Dispatcher(OutboxStore(store), accounts, platforms, outbound.post, policy)
+    lti = build_lti(settings, store, outbound)
+    webhooks = Webhooks(platforms, outbound.post, policy.timeout_s)
+    deliverers = {kind: webhooks.deliver for kind in Webhooks.TYPES}
+    deliverers[EventType.LTI_SCORE] = lti.scores.deliver
+    dispatcher = Dispatcher(
+        OutboxStore(store), accounts, policy, deliverers, maintenance=(lti.store.purge_expired,)
+    )
     return Runtime(
         settings,
         sandbox=Sandbox(settings),
@@ -76,6 +101,7 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
         platforms=platforms,
         keys=KeyResolver(outbound.fetch_json),
         dispatcher=dispatcher,
+        lti=lti,
     )
 
 
@@ -105,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *api.routes,
             *launch.routes,
+            *lti.routes,
             *platform_api.routes,
             WebSocketRoute("/ws", websocket_endpoint),
             *pages.routes(settings),

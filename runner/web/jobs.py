@@ -196,7 +196,7 @@ class Job:
         return summary
 
     async def _report_progress(self, summary: checking.CheckSummary) -> None:
-        progress = await self._record_result(summary.status is checking.CheckStatus.PASSED)
+        progress = await self._record_result(summary)
         if progress is not None:
             await self._send(protocol.progress(self.exercise.id, progress))
 
@@ -297,16 +297,17 @@ class Job:
         if self.learner.account is not None:
             self.runtime.dispatcher.wake()
 
-    async def _record_result(self, solved: bool) -> ExerciseProgress | None:
+    async def _record_result(self, summary: checking.CheckSummary) -> ExerciseProgress | None:
+        """Solved or not, and for an LMS learner (LTI) the score its gradebook gets."""
         store, exercise_id = self.runtime.store, self.exercise.id
+        passed = summary.total if summary.status is checking.CheckStatus.PASSED else summary.passed
         result: ExerciseProgress | None = None
         with anyio.CancelScope(shield=True), anyio.move_on_after(RESULT_WRITE_S):
             try:
-                if solved:
-                    result = await store.record_solved(
-                        self.learner.id, exercise_id, self.learner.account
-                    )
-                    self._changed()
+                result = await store.record_result(
+                    self.learner.id, exercise_id, passed, summary.total, self.learner.account
+                )
+                self._changed()
             except StoreError:
                 logger.exception("progress not recorded (result) for %s", exercise_id)
             try:  # a failed write (a full disk) still lets the store be read

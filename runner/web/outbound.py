@@ -1,4 +1,4 @@
-"""The server's own outgoing HTTP (platform JWKS, webhooks): one httpx client, no redirects,
+"""The server's own outgoing HTTP (platform JWKS, webhooks, LTI services): one httpx client, no redirects,
 bounded answers. Built with the app, closed in the lifespan."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import httpx
 
 JWKS_TIMEOUT_S = 5.0
 MAX_JWKS_BYTES = 256 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024  # an NRPS roster of a big course
 
 
 class Outbound:
@@ -41,6 +42,25 @@ class Outbound:
                 "POST", url, content=body, headers=headers, timeout=timeout
             ) as response:
                 return response.status_code
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(f"no answer within {timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def exchange(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
+        """One request (LTI services); the answer's body is read up to ``MAX_ANSWER_BYTES``."""
+        try:
+            async with self._client.stream(
+                method, url, content=body, headers=headers, timeout=timeout
+            ) as response:
+                answer = bytearray()
+                async for chunk in response.aiter_bytes():
+                    answer += chunk
+                    if len(answer) > MAX_ANSWER_BYTES:
+                        raise OSError(f"{url} answered more than {MAX_ANSWER_BYTES} bytes")
+                return response.status_code, bytes(answer)
         except httpx.TimeoutException as exc:
             raise TimeoutError(f"no answer within {timeout:g} s") from exc
         except httpx.HTTPError as exc:

@@ -58,7 +58,7 @@ class Assets(StaticFiles):
         return response
 
 
-def frame_ancestors(request: Request, runtime: Runtime) -> tuple[str, ...]:
+async def frame_ancestors(request: Request, runtime: Runtime) -> tuple[str, ...]:
     """Who may frame ``/embed/{id}``: a launch token's platform alone (so a token shown on
     another platform's site is refused by the browser itself), else every configured origin."""
     token = request.query_params.get("token")
@@ -67,13 +67,15 @@ def frame_ancestors(request: Request, runtime: Runtime) -> tuple[str, ...]:
             return peek_platform(token, runtime.platforms).origins
         except LaunchError:
             pass  # the page's launch call reports the failure
-    return tuple(dict.fromkeys((*runtime.settings.embed_origins, *runtime.platforms.origins())))
+    lti = await runtime.lti.origins()
+    configured = (*runtime.settings.embed_origins, *runtime.platforms.origins(), *lti)
+    return tuple(dict.fromkeys(configured))
 
 
-def _page(request: Request, name: str, embed: bool) -> Response:
+async def _page(request: Request, name: str, embed: bool) -> Response:
     runtime: Runtime = request.app.state.runtime
     path = Path(runtime.settings.web_dir) / name
-    ancestors = frame_ancestors(request, runtime) if embed else ()
+    ancestors = await frame_ancestors(request, runtime) if embed else ()
     headers = page_headers(embed, ancestors)
     if not path.is_file():
         return PlainTextResponse(MISSING_HINT, status_code=503, headers=headers)
@@ -81,15 +83,15 @@ def _page(request: Request, name: str, embed: bool) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return _page(request, "index.html", embed=False)
+    return await _page(request, "index.html", embed=False)
 
 
 async def exercise_page(request: Request) -> Response:
-    return _page(request, "exercise.html", embed=False)
+    return await _page(request, "exercise.html", embed=False)
 
 
 async def embed_page(request: Request) -> Response:
-    return _page(request, "exercise.html", embed=True)
+    return await _page(request, "exercise.html", embed=True)
 
 
 def routes(settings: Settings) -> list[Route | Mount]:

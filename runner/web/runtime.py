@@ -12,6 +12,7 @@ from runner.exercises import Catalog, load_catalog
 from runner.identity.keys import KeyResolver
 from runner.identity.platforms import Platforms
 from runner.identity.webhooks import Dispatcher
+from runner.lti.tool import LtiTool
 from runner.sandbox import Sandbox
 from runner.settings import Settings
 from runner.store import AccountStore, ProgressStore
@@ -43,6 +44,7 @@ class Runtime:
         platforms: Platforms,
         keys: KeyResolver,
         dispatcher: Dispatcher,
+        lti: LtiTool,
     ) -> None:
         self.settings = settings
         self.sandbox = sandbox
@@ -51,6 +53,7 @@ class Runtime:
         self.platforms = platforms
         self.keys = keys
         self.dispatcher = dispatcher
+        self.lti = lti
         self.capacity = Capacity(settings.max_concurrent, settings.queue_size)
         self.rate_limiter = RateLimiter(settings.rate_per_minute)
         self.ip_rate_limiter = RateLimiter(settings.ip_rate_per_minute)

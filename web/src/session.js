@@ -51,6 +51,7 @@ export function resumeTabSession(onExpired) {
 }
 
 function fromLaunch(params, onExpired) {
+  if (params.get("handoff") !== null) return fromLtiLaunch(params, onExpired);
   const token = params.get("token");
   if (token === null) {
     // The frame itself was reloaded: its token was spent, only the host page can launch again.
@@ -68,6 +69,24 @@ function fromLaunch(params, onExpired) {
       return { kind: SessionKind.FRAME, returnUrl: opened.return_url || null, locale: opened.locale || null };
     });
   return launch();
+}
+
+// An LMS's LTI launch (runner/web/lti.py) verified the learner, then sent the frame here with a
+// one-time code: redeemed into a session held in memory, like a platform's launch token.
+function fromLtiLaunch(params, onExpired) {
+  const code = params.get("handoff");
+  const returnUrl = params.get("return");
+  replaceQuery((query) => {
+    query.delete("handoff");
+    query.delete("return");
+    query.set("launched", "1");
+  });
+  const redeem = () =>
+    attempt(() => api.redeem(code), redeem).then((opened) => {
+      useSession(opened.session, onExpired);
+      return { kind: SessionKind.FRAME, returnUrl: returnUrl || null, locale: null };
+    });
+  return redeem();
 }
 
 function fromTab(params, onExpired) {
