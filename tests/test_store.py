@@ -33,6 +33,23 @@ async def test_store_open_creates_directory_and_migrates_to_head(tmp_path: Path)
         await store.close()
 
 
+async def test_migrations_produce_exactly_the_declared_schema(store: ProgressStore) -> None:
+    """tables.py is the schema; the migrations must build the same tables, columns, indexes
+    and foreign keys (Alembic's own comparison), on each backend."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from runner.store.tables import metadata
+
+    def differences(connection: Any) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return [d for d in compare_metadata(context, metadata) if d[0] != "remove_table"]
+
+    async with store.engine.connect() as conn:
+        found = await conn.run_sync(differences)
+    assert found == []
+
+
 async def test_store_migrate_twice_is_a_no_op(store: ProgressStore) -> None:
     await store.record_attempt(LEARNER, "ex", "print(1)")
     await store.migrate()

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -153,9 +154,16 @@ class Scores:
         self.lti = lti
         self.tokens = tokens
         self.sent = 0
+        self.superseded = 0
 
     async def deliver(self, event: OutboxEvent) -> Outcome:
         body = json.loads(event.body)
+        latest = await self.lti.latest_score(event.platform, body["user"], body["lineitem"])
+        if latest is not None and latest > datetime.fromisoformat(body["timestamp"]):
+            # A newer score (always the best so far too) is queued: sending this one after it
+            # would be refused (Moodle 409, Open edX 400) or, worse, taken.
+            self.superseded += 1
+            return DELIVERED
         registration = await self.lti.registration(body["registration"])
         if registration is None:
             return Outcome(Verdict.ABANDON, "the LTI registration was removed")

@@ -257,6 +257,16 @@ class LtiStore:
 
         await self.store.write("lti_link", work)
 
+    async def latest_score(self, platform: str, subject: str, lineitem: str) -> datetime | None:
+        """The timestamp of the newest score queued for this line item."""
+        query = select(lti_grades.c.last_timestamp).where(
+            (lti_grades.c.platform_id == platform)
+            & (lti_grades.c.subject == subject)
+            & (lti_grades.c.lineitem == lineitem)
+        )
+        rows = await self.store.read("lti_latest_score", query, {})
+        return rows[0]["last_timestamp"] if rows else None
+
     async def context_progress(self, platform: str, context_id: str) -> list[MemberProgress]:
         """Everyone who launched an exercise of this context, with their progress on it."""
         query = (
