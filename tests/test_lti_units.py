@@ -141,7 +141,7 @@ BAD_LAUNCHES = [
     ("signed by another key", lambda: _token(_claims(), key=OTHER_PEM), LtiFailure.SIGNATURE),
     (
         "alg none",
-        lambda: jwt.encode(_claims(), None, algorithm="none", headers={"kid": KID}),
+        lambda: jwt.encode(_claims(), "", algorithm="none", headers={"kid": KID}),
         LtiFailure.SIGNATURE,
     ),
     (

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runner.store.accounts import hash_token
@@ -321,10 +321,7 @@ async def _upsert(
     initial: dict[str, Any],
 ) -> None:
     """UPDATE the row with ``key``, or INSERT it (portable: SQLite and PostgreSQL)."""
-    condition = None
-    for name, value in key.items():
-        term = table.c[name] == value
-        condition = term if condition is None else condition & term
+    condition = and_(*(table.c[name] == value for name, value in key.items()))
     changed = await conn.execute(update(table).where(condition).values(**values))
     if not changed.rowcount:
         # A concurrent insert of the same row makes this fail; the store's write() then runs

@@ -92,8 +92,11 @@ async def _ancestors(runtime: Runtime) -> tuple[str, ...]:
     return await runtime.lti.origins()
 
 
-async def _page(runtime: Runtime, page: Page, status: int = 200, **headers: str) -> Response:
-    return render(runtime.settings.web_dir, page, await _ancestors(runtime), status, headers)
+async def _page(
+    runtime: Runtime, page: Page, status: int = 200, also: tuple[str, ...] = ()
+) -> Response:
+    ancestors = (*await _ancestors(runtime), *also)
+    return render(str(runtime.settings.web_dir), page, ancestors, status)
 
 
 async def _refuse(runtime: Runtime, error: LtiError) -> Response:
@@ -500,6 +503,8 @@ async def register(request: Request) -> Response:
         return await _registration_page(
             runtime, "invitation inconnue, déjà utilisée ou expirée", 403
         )
+    # The registering platform shows this page in its own frame (Moodle does): let it.
+    framer = (origin_of(configuration_url),) if configuration_url.startswith("http") else ()
     try:
         check_url("openid_configuration", configuration_url)
         document = await runtime.lti.fetch_json(configuration_url)
@@ -517,10 +522,11 @@ async def register(request: Request) -> Response:
         await runtime.lti.store.add_registration(row)
     except (RegistrationError, DuplicateRegistration) as error:
         logger.warning("LTI dynamic registration refused: %s", error)
-        return await _registration_page(runtime, str(error), 400)
+        return await _registration_page(runtime, str(error), 400, framer)
     except (OSError, TimeoutError, ValueError) as error:
         logger.warning("LTI dynamic registration failed: %s", error)
-        return await _registration_page(runtime, f"la plateforme ne répond pas : {error}", 502)
+        reason = f"la plateforme ne répond pas : {error}"
+        return await _registration_page(runtime, reason, 502, framer)
     await runtime.lti.store.take_state(INVITE, invite)
     runtime.lti.forget_origins()
     logger.warning("LTI registration %s added for %s (dynamic)", row.id, row.issuer)
@@ -529,16 +535,18 @@ async def register(request: Request) -> Response:
         body=f"<p>L'outil d'exercices est inscrit auprès de {escape(row.name)}.</p>",
         config={"mode": "registered"},
     )
-    return await _page(runtime, page)
+    return await _page(runtime, page, also=framer)
 
 
-async def _registration_page(runtime: Runtime, reason: str, status: int) -> Response:
+async def _registration_page(
+    runtime: Runtime, reason: str, status: int, framer: tuple[str, ...] = ()
+) -> Response:
     page = Page(
         title="Inscription impossible",
         body=f"<p>L'inscription de l'outil a échoué : {escape(reason)}.</p>",
         config={"mode": "error", "code": "lti_registration"},
     )
-    return await _page(runtime, page, status)
+    return await _page(runtime, page, status, also=framer)
 
 
 routes = [
