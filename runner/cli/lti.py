@@ -1,4 +1,4 @@
-"""``decode-runner lti add|list|remove|deployment|rotate-key|keys|invite``: LTI 1.3 registrations
+"""``decode-runner lti add|list|remove|deployment|rotate-key|keys|invite|export|erase``: LTI 1.3 registrations
 and the tool's keys, in the database (``DECODE_DATABASE_URL``) every server node shares.
 
 A change is seen by running servers within 30 s (their caches' lifetime); no restart is needed.
@@ -7,6 +7,7 @@ A change is seen by running servers within 30 s (their caches' lifetime); no res
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,14 @@ from runner.lti.keys import KeySchedule, ToolKeys, plan
 from runner.lti.launch import new_value
 from runner.lti.registration import RegistrationError, ToolUrls, new_registration
 from runner.settings import Settings
-from runner.store import DuplicateRegistration, LtiStore, ProgressStore, StoreError
+from runner.store import (
+    AccountStore,
+    DuplicateRegistration,
+    LtiStore,
+    ProgressStore,
+    StoreError,
+    platform_of,
+)
 from runner.web.lti import INVITE, INVITE_LIFETIME
 
 _EXIT_USAGE = 2
@@ -52,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rotate.set_defaults(handler=_rotate)
     keys = actions.add_parser("keys", help="the tool's keys and their state")
     keys.set_defaults(handler=_keys)
+    for name, helptext in (
+        ("export", "print everything kept about one LMS learner (JSON)"),
+        ("erase", "erase one LMS learner and everything that names them"),
+    ):
+        learner = actions.add_parser(name, help=helptext)
+        learner.add_argument("id", help="the registration id")
+        learner.add_argument("sub", help="the learner's user id on the platform (sub)")
+        learner.set_defaults(handler=_export if name == "export" else _erase)
     invite = actions.add_parser(
         "invite", help="a one-time Dynamic Registration URL for a platform's administrator"
     )
@@ -162,6 +178,33 @@ def _keys(args: argparse.Namespace) -> int:
         for row in rows:
             state = "signing" if row == signing else "published" if row in published else "expired"
             print(f"{row.kid}\t{row.created_at:%Y-%m-%d %H:%M:%S} UTC\t{state}")
+        return 0
+
+    return _with_store(work)
+
+
+def _export(args: argparse.Namespace) -> int:
+    async def work(store: LtiStore, settings: Settings) -> int:
+        accounts = AccountStore(store.store)
+        account = await accounts.find(platform_of(args.id), args.sub)
+        if account is None:
+            print(f"decode-runner: no learner {args.sub!r} in {args.id!r}", file=sys.stderr)
+            return 1
+        print(json.dumps(await accounts.export(account), ensure_ascii=False, indent=2))
+        return 0
+
+    return _with_store(work)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    async def work(store: LtiStore, settings: Settings) -> int:
+        accounts = AccountStore(store.store)
+        account = await accounts.find(platform_of(args.id), args.sub)
+        if account is None:
+            print(f"decode-runner: no learner {args.sub!r} in {args.id!r}", file=sys.stderr)
+            return 1
+        await accounts.erase(account)
+        print(f"erased learner {args.sub} of {args.id}")
         return 0
 
     return _with_store(work)

@@ -287,7 +287,9 @@ async def _target(runtime: Runtime, request: Request, verified: Launch) -> str:
         return "/lti/pick?" + urlencode({"ticket": ticket})
     exercise = _exercise_id(catalog, verified)
     account = await runtime.accounts.account(platform_of(registration.id), verified.subject)
-    graded = verified.lineitem if c.SCOPE_SCORE in verified.ags_scopes else None
+    # Staff get no grades: Moodle refuses a score for a user without a gradebook role.
+    scored = c.SCOPE_SCORE in verified.ags_scopes and not verified.staff
+    graded = verified.lineitem if scored else None
     total = len(catalog.exercises[exercise].tests)
     await runtime.lti.store.link(
         account, exercise, graded, total, verified.context_id, verified.staff
