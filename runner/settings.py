@@ -83,6 +83,9 @@ class Settings:
     public_url: str = ""  # the runner's public base URL ("" = from each request's Host)
     lti_key_publish_s: float = 3600.0  # a new tool key is published this long before it signs
     lti_key_keep_s: float = 3600.0  # a replaced key stays published this long
+    lti_key_cache_s: float = 30.0  # a node reads the tool's key table again after this long
+    # A token naming a kid the cached JWKS lacks refetches it, at most once per this many seconds.
+    jwks_refetch_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

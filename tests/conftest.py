@@ -12,7 +12,7 @@ import pytest
 from runner.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["fixtures_server", "fixtures_platform", "fixtures_postgres"]
+pytest_plugins = ["fixtures_server", "fixtures_platform", "fixtures_postgres", "fixtures_lti"]
 
 
 @pytest.fixture(scope="session")

@@ -51,9 +51,15 @@ def parse_jwks(document: Any) -> dict[str | None, jwt.PyJWK]:
 class KeyResolver:
     """Finds the key a token must verify with. One per server; the JWKS cache lives here."""
 
-    def __init__(self, fetch_json: FetchJson, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch_json: FetchJson,
+        clock: Callable[[], float] = time.monotonic,
+        refetch_s: float = REFETCH_S,
+    ) -> None:
         self._fetch_json = fetch_json
         self._clock = clock
+        self._refetch_s = refetch_s
         self._cache: dict[str, _Cached] = {}
 
     async def find(self, platform: Platform, kid: str | None, algorithm: str) -> Any:
@@ -68,7 +74,7 @@ class KeyResolver:
         cached = self._cache.setdefault(url, _Cached())
         async with cached.lock:
             age = self._clock() - cached.fetched_at
-            stale = age > CACHE_S or (kid not in cached.keys and age > REFETCH_S)
+            stale = age > CACHE_S or (kid not in cached.keys and age > self._refetch_s)
             if stale:
                 await self._refresh(url, label, cached)
         return _pick(cached.keys, kid, algorithm)

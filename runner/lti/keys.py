@@ -29,13 +29,13 @@ from runner.store import KeyRow, LtiStore
 
 ALGORITHM = "RS256"
 RSA_BITS = 2048
-CACHE_S = 30.0  # how long a node trusts its copy of the key table
 
 
 @dataclass(frozen=True)
 class KeySchedule:
     publish_s: float = 3600.0
     keep_s: float = 3600.0
+    cache_s: float = 30.0  # how long a node trusts its copy of the key table
 
 
 def new_key(now: datetime) -> KeyRow:
@@ -105,7 +105,8 @@ def plan(
 
 
 class ToolKeys:
-    """The key table, cached for ``CACHE_S`` per node; the first use creates the first key."""
+    """The key table, cached for ``schedule.cache_s`` per node; the first use creates the first
+    key."""
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ class ToolKeys:
 
     async def _current(self) -> list[KeyRow]:
         async with self._lock:
-            if self._clock() - self._read_at > CACHE_S or not self._keys:
+            if self._clock() - self._read_at > self.schedule.cache_s or not self._keys:
                 keys = await self.store.keys()
                 if not keys:
                     await self.store.add_key(new_key(self._now()))

@@ -66,7 +66,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_lti(settings: Settings, store: ProgressStore, outbound: Outbound) -> LtiTool:
     """The LTI tool's parts: its store, keys, access tokens and score delivery."""
     lti_store = LtiStore(store)
-    keys = ToolKeys(lti_store, KeySchedule(settings.lti_key_publish_s, settings.lti_key_keep_s))
+    schedule = KeySchedule(
+        settings.lti_key_publish_s, settings.lti_key_keep_s, settings.lti_key_cache_s
+    )
+    keys = ToolKeys(lti_store, schedule)
     tokens = AccessTokens(keys, outbound.exchange)
     scores = Scores(lti_store, tokens)
     return LtiTool(lti_store, keys, tokens, scores, outbound.fetch_json, outbound.exchange)
@@ -99,7 +102,7 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
         store=store,
         accounts=accounts,
         platforms=platforms,
-        keys=KeyResolver(outbound.fetch_json),
+        keys=KeyResolver(outbound.fetch_json, refetch_s=settings.jwks_refetch_s),
         dispatcher=dispatcher,
         lti=lti,
     )
