@@ -177,9 +177,8 @@ async def login(request: Request) -> Response:
                 "next": target,
             },
         )
-        response = await _page(runtime, page)
-    else:
-        response = RedirectResponse(target, status_code=302)
+        return await _page(runtime, page)
+    response = RedirectResponse(target, status_code=302)
     _set_state_cookie(response, request, state)
     return response
 
@@ -215,10 +214,7 @@ async def launch(request: Request) -> Response:
         target = await _target(runtime, request, verified)
     except LtiError as error:
         return await _refuse(runtime, error)
-    cookie = request.cookies.get(_cookie_name(state))
-    if cookie == state:
-        response: Response = RedirectResponse(target, status_code=303)
-    elif data.get("storage"):
+    if data.get("storage"):  # the platform's storage holds the state (no cookie was set)
         page = Page(
             title="Ouverture de l'exercice…",
             body="<p>Ouverture de l'exercice…</p>",
@@ -229,13 +225,20 @@ async def launch(request: Request) -> Response:
                 "key": _storage_key(state),
                 "value": state,
                 "next": target,
+                "again": _again(request, runtime, data),
             },
         )
-        response = await _page(runtime, page)
-    else:
+        return await _page(runtime, page)
+    if request.cookies.get(_cookie_name(state)) != state:
         return await _new_window(runtime, request, data)
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(_cookie_name(state), path="/lti/", secure=True, samesite="none")
     return response
+
+
+def _again(request: Request, runtime: Runtime, data: dict[str, Any]) -> str:
+    """The same login, to start from a new window (first-party there)."""
+    return urls(request, runtime).login + "?" + urlencode(data.get("login", {}))
 
 
 async def _new_window(runtime: Runtime, request: Request, data: dict[str, Any]) -> Response:
@@ -243,7 +246,7 @@ async def _new_window(runtime: Runtime, request: Request, data: dict[str, Any]) 
     started from a new window, is first-party there."""
     logger.warning("LTI launch without browser binding: offering a new window")
     runtime.metrics.reject(str(LtiFailure.BROWSER))
-    again = urls(request, runtime).login + "?" + urlencode(data.get("login", {}))
+    again = _again(request, runtime, data)
     page = Page(
         title="Ouvrir l'exercice dans une nouvelle fenêtre",
         body=(

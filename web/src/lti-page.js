@@ -51,7 +51,7 @@ async function store() {
     try {
       await ask(frame, config.origin, "lti.put_data", { key: config.key, value: config.value });
     } catch {
-      // The launch then relies on the partitioned cookie set with this page.
+      // The launch page then finds nothing and offers a new window.
     }
   }
   window.location.replace(config.next);
@@ -71,7 +71,14 @@ async function check() {
     window.location.replace(config.next);
     return;
   }
-  say("Ce lancement n'a pas pu être vérifié. Reviens à la page du cours et ouvre l'exercice de nouveau.");
+  say("Ton navigateur empêche l'exercice de s'ouvrir dans la page du cours.");
+  const link = document.createElement("a");
+  link.className = "lti-button";
+  link.href = config.again;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.textContent = "Ouvrir l'exercice dans une nouvelle fenêtre";
+  document.querySelector(".lti-main")?.append(link);
 }
 
 function post() {
