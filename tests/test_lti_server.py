@@ -390,3 +390,39 @@ def test_erasing_an_lms_learner_removes_their_data(lms: Lms) -> None:
     assert cli(lms.runner, "export", registration_id(lms), "ada").returncode == 1
     gone = lms.client.get(lms.runner.url + "/api/progress", headers={"x-session": session})
     assert gone.status_code == 401
+
+
+def test_oversized_and_malformed_lti_requests_are_refused_and_the_server_stays_up(
+    lms: Lms,
+) -> None:
+    huge = lms.client.post(
+        lms.runner.url + "/lti/launch", data={"id_token": "x" * 200_000, "state": "s"}
+    )
+    assert huge.status_code == 400 and "lti_bad_request" in huge.text
+    binary = lms.client.post(
+        lms.runner.url + "/lti/launch",
+        content=b"\xff\xfe" * 100,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert binary.status_code == 400
+    no_token = lms.client.post(lms.runner.url + "/lti/launch", data={"state": "s"})
+    assert no_token.status_code == 400
+    elsewhere = lms.client.get(
+        lms.runner.url + "/lti/login",
+        params={
+            "iss": lms.platform.issuer,
+            "login_hint": "ada",
+            "target_link_uri": "https://evil.example/phish",
+        },
+    )
+    assert elsewhere.status_code == 400 and "lti_bad_request" in elsewhere.text
+    unknown = lms.client.get(
+        lms.runner.url + "/lti/login",
+        params={
+            "iss": "https://unknown.example",
+            "login_hint": "ada",
+            "target_link_uri": lms.runner.url + "/lti/launch",
+        },
+    )
+    assert unknown.status_code == 400 and "lti_unknown_registration" in unknown.text
+    assert lms.client.get(lms.runner.url + "/healthz").status_code == 200
