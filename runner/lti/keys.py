@@ -129,7 +129,7 @@ class ToolKeys:
             if self._clock() - self._read_at > self.schedule.cache_s or not self._keys:
                 keys = await self.store.keys()
                 if not keys:
-                    await self.store.add_key(new_key(self._now()))
+                    await self.store.add_key(await self._generate())
                     keys = await self.store.keys()
                 _, _, expired = plan(keys, self._now(), self.schedule)
                 await self.store.delete_keys([k.kid for k in expired])
@@ -141,8 +141,13 @@ class ToolKeys:
         """Read the table again at the next use (after a rotation by this process)."""
         self._read_at = float("-inf")
 
+    async def _generate(self) -> KeyRow:
+        """RSA key generation takes tens of milliseconds: not on the event loop."""
+        now = self._now()
+        return await anyio.to_thread.run_sync(new_key, now)
+
     async def rotate(self) -> KeyRow:
-        key = new_key(self._now())
+        key = await self._generate()
         await self.store.add_key(key)
         self.forget()
         return key

@@ -4,6 +4,7 @@ Alembic migrations run at start-up)."""
 from __future__ import annotations
 
 from runner.store.accounts import AccountStore, Change, SessionKind, hash_token
+from runner.store.attempts import AttemptLog, AttemptStore, FunnelRow
 from runner.store.changes import Account, EventType
 from runner.store.grades import LTI_PREFIX, is_lti, platform_of
 from runner.store.lti import (
@@ -20,10 +21,13 @@ __all__ = [
     "LTI_PREFIX",
     "Account",
     "AccountStore",
+    "AttemptLog",
+    "AttemptStore",
     "Change",
     "DuplicateRegistration",
     "EventType",
     "ExerciseProgress",
+    "FunnelRow",
     "KeyRow",
     "LtiStore",
     "MemberProgress",

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runner.store import revisions
+from runner.store.attempts import AttemptLog, insert_attempt
 from runner.store.changes import Account, track_change
 from runner.store.grades import is_lti, record_grade
 from runner.store.tables import UTCDateTime, learners, progress, server_secrets
@@ -60,6 +61,24 @@ _RECORD_SOLVED = _update_row(
     last_attempt_at=func.coalesce(progress.c.last_attempt_at, _NOW),
 )
 _SAVE_CODE = _update_row(last_code=bindparam("code"))
+_RECORD_OPENED = _update_row(opened_at=func.coalesce(progress.c.opened_at, _NOW))
+_SOLVE_FIGURES = (
+    update(progress)
+    .where(_ROW & progress.c.checks_to_solve.is_(None))
+    .values(checks_to_solve=bindparam("checks_to_solve"), solve_seconds=bindparam("seconds"))
+)
+
+
+def _solve_figures(solved: ExerciseProgress) -> dict[str, int]:
+    """How many checks and seconds (from the first attempt) a first solve took."""
+    start = solved.first_attempt_at or solved.solved_at
+    assert solved.solved_at is not None and start is not None
+    return {
+        "checks_to_solve": max(1, solved.checks),
+        "seconds": max(0, int((solved.solved_at - start).total_seconds())),
+    }
+
+
 _REVEAL_HINT = _update_row(
     hints_revealed=case(
         (
@@ -92,6 +111,7 @@ class ExerciseProgress:
     solved_at: datetime | None = None
     hints_revealed: int = 0
     last_code: str | None = None
+    opened_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -288,9 +308,11 @@ class ProgressStore:
         passed: int,
         total: int,
         account: Account | None = None,
+        log: AttemptLog | None = None,
     ) -> ExerciseProgress:
-        """A finished check: solved when every test passed; an LMS learner (LTI) also gets a
-        score queued for each line item, in the same transaction."""
+        """A finished check: solved when every test passed (the first time, with how many checks
+        and how long it took); its row in the attempt log; for an LMS learner (LTI), a score for
+        each line item. One transaction."""
         now = _now()
         params = {"learner": learner, "exercise": exercise, "now": now}
 
@@ -299,14 +321,32 @@ class ProgressStore:
                 result = await self._apply(
                     conn, "record_solved", _RECORD_SOLVED, learner, exercise, account, now, {}
                 )
+                if result.solved_at == now:
+                    await conn.execute(_SOLVE_FIGURES, {**params, **_solve_figures(result)})
             else:
                 row = (await conn.execute(_GET, params)).mappings().first()
                 result = progress_of(dict(row)) if row else ExerciseProgress(exercise)
+            if log is not None:
+                await _ensure_learner(conn, learner)
+                await insert_attempt(conn, learner, log, now)
             if account is not None and is_lti(account):
                 await record_grade(conn, account, exercise, passed, total, now)
             return result
 
         return await self.write("record_result", write)
+
+    async def log_attempt(self, learner: str, log: AttemptLog) -> None:
+        """A run's row in the attempt log (a check's is written by ``record_result``)."""
+
+        async def write(conn: AsyncConnection) -> None:
+            await _ensure_learner(conn, learner)
+            await insert_attempt(conn, learner, log, _now())
+
+        await self.write("log_attempt", write)
+
+    async def record_opened(self, learner: str, exercise: str) -> None:
+        """The first time a learner opens an exercise (the funnel's first step)."""
+        await self._upsert("record_opened", _RECORD_OPENED, learner, exercise, None)
 
     async def _apply(
         self,
@@ -413,6 +453,7 @@ def progress_of(row: Any) -> ExerciseProgress:
         solved_at=row["solved_at"],
         hints_revealed=row["hints_revealed"],
         last_code=row["last_code"],
+        opened_at=row.get("opened_at"),
     )
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -72,6 +73,15 @@ progress = Table(
     Column("hints_revealed", Integer, nullable=False, default=0),
     Column("last_code", Text, nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # For the trainer's space (migration 0006): when the learner first opened the exercise, and,
+    # once solved, how many checks and how long (from the first attempt) it took.
+    Column("opened_at", UTCDateTime(), nullable=True),
+    Column("checks_to_solve", Integer, nullable=True),
+    Column("solve_seconds", Integer, nullable=True),
+    # Medians by index: ORDER BY … LIMIT 1 OFFSET n/2 walks these, on SQLite and PostgreSQL alike.
+    Index("ix_progress_checks_to_solve", "exercise_id", "checks_to_solve"),
+    Index("ix_progress_solve_seconds", "exercise_id", "solve_seconds"),
+    Index("ix_progress_learner_activity", "learner_id", "last_attempt_at"),
 )
 
 # Platforms (MOOCs) and their learners' accounts: see runner/identity and docs/embedding.md.
@@ -248,4 +258,60 @@ lti_members = Table(
         ["accounts.platform_id", "accounts.subject"],
         ondelete="CASCADE",
     ),
+)
+
+# The trainer's space (runner/trainers, docs/guide-formateur.md): every submission, one row.
+# ``code`` is emptied after DECODE_ATTEMPT_CODE_DAYS; the row goes with its learner.
+attempts = Table(
+    "attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "learner_id",
+        String(LEARNER_ID_LENGTH),
+        ForeignKey("learners.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("exercise_id", String(EXERCISE_ID_LENGTH), nullable=False),
+    Column("mode", String(8), nullable=False),  # "check" or "run"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # a check's status, or a run's outcome
+    Column("passed", Integer, nullable=True),
+    Column("total", Integer, nullable=True),
+    Column("first_failed", Integer, nullable=True),  # index of the first failing test
+    Column("error_kind", String(80), nullable=True),  # runner/feedback's category, or the status
+    Column("wrong_output", String(200), nullable=True),  # a visible test's output, cut
+    Column("code_sha256", String(64), nullable=False),
+    Column("code", Text, nullable=True),
+    Index("ix_attempts_exercise", "exercise_id", "mode", "first_failed"),
+    Index("ix_attempts_exercise_kind", "exercise_id", "mode", "error_kind"),
+    Index("ix_attempts_exercise_created", "exercise_id", "created_at"),
+    Index("ix_attempts_learner_created", "learner_id", "created_at"),
+    Index("ix_attempts_created", "created_at"),
+)
+
+# Trainers: e-mail, argon2id password hash, failed logins and lock-out.
+trainers = Table(
+    "trainers",
+    metadata,
+    Column("email", String(255), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("last_login_at", UTCDateTime(), nullable=True),
+)
+
+# Trainers' sessions (first-party cookie): SHA-256 of the token, and the session's CSRF token.
+trainer_sessions = Table(
+    "trainer_sessions",
+    metadata,
+    Column("token_hash", String(TOKEN_HASH_LENGTH), primary_key=True),
+    Column("email", String(255), ForeignKey("trainers.email", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )

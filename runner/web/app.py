@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
 from runner.identity.keys import KeyResolver
 from runner.identity.platforms import load_platforms
@@ -108,8 +108,18 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app; nothing starts until the lifespan runs (``uvicorn --factory`` works too)."""
+# A background task of the lifespan, given the started runtime (cancelled at shutdown).
+BackgroundTask = Callable[[Runtime], Awaitable[None]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    background_tasks: Sequence[BackgroundTask] = (),
+) -> Starlette:
+    """The ASGI app; nothing starts until the lifespan runs (``uvicorn --factory`` works too).
+    ``extra_routes`` and ``background_tasks`` let a variant (``decode-runner preview``) add its
+    own pages and work to the same server."""
     settings = settings if settings is not None else Settings.from_env()
     outbound = Outbound()
     runtime = build_runtime(settings, outbound)
@@ -122,6 +132,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.start()
             async with anyio.create_task_group() as background:
                 background.start_soon(runtime.dispatcher.run_forever)
+                for task in background_tasks:
+                    background.start_soon(task, runtime)
                 try:
                     yield
                 finally:
@@ -136,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *launch.routes,
             *lti.routes,
             *platform_api.routes,
+            *extra_routes,
             WebSocketRoute("/ws", websocket_endpoint),
             *pages.routes(settings),
         ],

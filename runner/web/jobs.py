@@ -23,7 +23,8 @@ from runner.sandbox import (
     Session,
     Submission,
 )
-from runner.store import ExerciseProgress, StoreError
+from runner.store import AttemptLog, ExerciseProgress, StoreError
+from runner.trainers.log import check_log, run_log
 from runner.web import protocol
 from runner.web.capacity import QueueFull
 from runner.web.learners import Learner
@@ -69,6 +70,7 @@ class Job:
         self._session: Session | None = None
         self._saved = False  # the attempt and its code are in the store
         self._results: list[checking.TestResult] = []
+        self._run_log: AttemptLog | None = None
         self._finished_sent = False
         self._stop_requested = False
         self._stopped_by_server = False
@@ -104,6 +106,8 @@ class Job:
                     await self._interactive_run()
             if summary is not None:  # the slot is free: a slow database holds no sandbox
                 await self._report_progress(summary)
+            elif self._run_log is not None:
+                await self._log_run(self._run_log)
         except QueueFull:
             self.runtime.metrics.reject(ErrorCode.OVERLOADED)
             await self._send(protocol.error(ErrorCode.OVERLOADED))
@@ -172,6 +176,9 @@ class Job:
         assert finished is not None
         self._observe(finished, str(finished.outcome))
         await self._finish(self._run_payload(finished, last))
+        self._run_log = run_log(
+            self.exercise.id, self.code, str(finished.outcome), finished.duration_ms
+        )
 
     async def _check(self) -> checking.CheckSummary:
         settings = self.runtime.settings
@@ -304,8 +311,9 @@ class Job:
         result: ExerciseProgress | None = None
         with anyio.CancelScope(shield=True), anyio.move_on_after(RESULT_WRITE_S):
             try:
+                log = check_log(exercise_id, self.code, summary, self._results)
                 result = await store.record_result(
-                    self.learner.id, exercise_id, passed, summary.total, self.learner.account
+                    self.learner.id, exercise_id, passed, summary.total, self.learner.account, log
                 )
                 self._changed()
             except StoreError:
@@ -315,6 +323,14 @@ class Job:
             except StoreError:
                 logger.exception("progress not readable for %s", exercise_id)
         return result
+
+    async def _log_run(self, log: AttemptLog) -> None:
+        """A run's row in the attempt log, after its sandbox is released."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(RESULT_WRITE_S):
+            try:
+                await self.runtime.store.log_attempt(self.learner.id, log)
+            except StoreError:
+                logger.exception("attempt not logged (run) for %s", self.exercise.id)
 
 
 async def _quietly(action: Callable[[], Awaitable[None]]) -> None:
