@@ -86,6 +86,10 @@ class Settings:
     lti_key_cache_s: float = 30.0  # a node reads the tool's key table again after this long
     # A token naming a kid the cached JWKS lacks refetches it, at most once per this many seconds.
     jwks_refetch_s: float = 30.0
+    # The trainer's space (/formateur)
+    trainer_session_hours: float = 8.0  # a trainer's session cookie lasts this long
+    at_risk_days: int = 7  # "at risk": active before, inactive for this many days or more
+    attempt_code_days: float = 90.0  # the attempt log's code is emptied after this long
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "runner.cli.serve",
     "runner.cli.platforms",
     "runner.cli.lti",
+    "runner.cli.trainers",
 )
 
 

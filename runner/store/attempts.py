@@ -223,7 +223,7 @@ class AttemptStore:
         not solved; the longest inactive last."""
         last = func.max(progress.c.last_attempt_at)
         unsolved = func.sum(case((and_(progress.c.attempts > 0, ~progress.c.solved), 1), else_=0))
-        query = (
+        grouped = (
             select(
                 progress.c.learner_id,
                 last.label("last_active"),
@@ -236,6 +236,12 @@ class AttemptStore:
             .order_by(last.desc())
             .limit(limit)
             .offset(offset)
+            .subquery()
+        )
+        query = (
+            select(grouped, accounts.c.platform_id, accounts.c.subject)
+            .outerjoin(accounts, accounts.c.learner_id == grouped.c.learner_id)
+            .order_by(grouped.c.last_active.desc())
         )
         return await self.store.read("at_risk", query, {})
 

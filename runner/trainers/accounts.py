@@ -49,7 +49,8 @@ def lock_for(failures: int) -> timedelta | None:
     """How long the account locks after its ``failures``-th failure in a row."""
     if failures < FREE_FAILURES:
         return None
-    return min(MAX_LOCK, FIRST_LOCK * 2 ** (failures - FREE_FAILURES))
+    lock: timedelta = FIRST_LOCK * 2 ** (failures - FREE_FAILURES)
+    return min(MAX_LOCK, lock)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from runner.exercises import Exercise
-from runner.store import ExerciseProgress
+from runner.store import ExerciseProgress, StoreError
 from runner.web.edges import client_address
 from runner.web.learners import (
     LEARNER_HEADER,
@@ -24,6 +25,8 @@ from runner.web.learners import (
 from runner.web.protocol import MESSAGES, ErrorCode, loads_bounded
 from runner.web.render import instructions_html
 from runner.web.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 NO_STORE = {"cache-control": "no-store"}
 LANGUAGES = ["fr", "en"]
@@ -159,6 +162,8 @@ async def exercise_detail(request: Request) -> Response:
     exercise = _exercise(request)
     learner = await request_learner(request, required=False)
     progress = await runtime.store.get(learner.id, exercise.id) if learner else None
+    if learner is not None and (progress is None or progress.opened_at is None):
+        await _record_opened(runtime, learner.id, exercise.id)
     catalog = runtime.require_catalog()
     code = progress.last_code if progress and progress.last_code is not None else exercise.starter
     revealed = progress.hints_revealed if progress else 0
@@ -188,6 +193,14 @@ async def exercise_detail(request: Request) -> Response:
             "previous": catalog.previous_id(exercise.id),
         }
     )
+
+
+async def _record_opened(runtime: Runtime, learner: str, exercise_id: str) -> None:
+    """The funnel's first step; a failed write loses that figure, never the page."""
+    try:
+        await runtime.store.record_opened(learner, exercise_id)
+    except StoreError:
+        logger.warning("opening of %s not recorded", exercise_id)
 
 
 def solution_offered(exercise: Exercise, progress: ExerciseProgress | None) -> bool:

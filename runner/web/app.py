@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -25,13 +26,15 @@ from runner.sandbox import Sandbox
 from runner.settings import Settings
 from runner.store import (
     AccountStore,
+    AttemptStore,
     EventType,
     LtiStore,
     OutboxStore,
     ProgressStore,
     StoreError,
 )
-from runner.web import api, launch, lti, pages, platform_api
+from runner.store.trainers import TrainerStore
+from runner.web import api, launch, lti, pages, platform_api, trainer
 from runner.web.api import ApiError, json_response
 from runner.web.connection import websocket_endpoint
 from runner.web.edges import Edges
@@ -93,9 +96,13 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
     webhooks = Webhooks(platforms, outbound.post, policy.timeout_s)
     deliverers = {kind: webhooks.deliver for kind in Webhooks.TYPES}
     deliverers[EventType.LTI_SCORE] = lti.scores.deliver
-    dispatcher = Dispatcher(
-        OutboxStore(store), accounts, policy, deliverers, maintenance=(lti.store.purge_expired,)
-    )
+    code_days = timedelta(days=settings.attempt_code_days)
+
+    async def purge_attempt_code() -> int:
+        return await AttemptStore(store).purge_code(datetime.now(UTC) - code_days)
+
+    maintenance = (lti.store.purge_expired, TrainerStore(store).purge_expired, purge_attempt_code)
+    dispatcher = Dispatcher(OutboxStore(store), accounts, policy, deliverers, maintenance)
     return Runtime(
         settings,
         sandbox=Sandbox(settings),
@@ -109,7 +116,7 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
 
 
 # A background task of the lifespan, given the started runtime (cancelled at shutdown).
-BackgroundTask = Callable[[Runtime], Awaitable[None]]
+BackgroundTask = Callable[[Runtime], Coroutine[Any, Any, None]]
 
 
 def create_app(
@@ -147,6 +154,7 @@ def create_app(
             *api.routes,
             *launch.routes,
             *lti.routes,
+            *trainer.routes,
             *platform_api.routes,
             *extra_routes,
             WebSocketRoute("/ws", websocket_endpoint),
