@@ -386,6 +386,7 @@ def test_erasing_an_lms_learner_removes_their_data(lms: Lms) -> None:
     exported = cli(lms.runner, "export", registration_id(lms), "ada")
     document = json.loads(exported.stdout)
     assert document["sub"] == "ada" and document["exercises"][0]["last_code"] == SOLUTION
+    assert [a["code"] for a in document["attempts"]] == [SOLUTION]  # the attempt log too
     assert cli(lms.runner, "erase", registration_id(lms), "ada").returncode == 0
     assert cli(lms.runner, "export", registration_id(lms), "ada").returncode == 1
     gone = lms.client.get(lms.runner.url + "/api/progress", headers={"x-session": session})

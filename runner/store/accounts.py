@@ -18,6 +18,7 @@ from runner.store.changes import Account
 from runner.store.store import ExerciseProgress, ProgressStore, StoreError, iso, progress_of
 from runner.store.tables import (
     accounts,
+    attempts,
     learners,
     lti_grades,
     lti_members,
@@ -212,11 +213,31 @@ class AccountStore:
             .order_by(outbox.c.created_at),
             {},
         )
+        log = await self.store.read(
+            "export",
+            select(attempts)
+            .where(attempts.c.learner_id == account.learner)
+            .order_by(attempts.c.created_at),
+            {},
+        )
         return {
             "platform": account.platform,
             "sub": account.subject,
             "created_at": iso(created[0]["created_at"]) if created else None,
             "exercises": [{**p.public(), "last_code": p.last_code} for p in records.values()],
+            "attempts": [
+                {
+                    "exercise": a["exercise_id"],
+                    "mode": a["mode"],
+                    "at": iso(a["created_at"]),
+                    "status": a["status"],
+                    "passed": a["passed"],
+                    "total": a["total"],
+                    "error_kind": a["error_kind"],
+                    "code": a["code"],
+                }
+                for a in log
+            ],
             "webhook_events": [
                 {
                     "id": e["id"],
@@ -244,6 +265,7 @@ class AccountStore:
                     )
                 )
             await conn.execute(delete(progress).where(progress.c.learner_id == account.learner))
+            await conn.execute(delete(attempts).where(attempts.c.learner_id == account.learner))
             await conn.execute(delete(accounts).where(accounts.c.learner_id == account.learner))
             await conn.execute(delete(learners).where(learners.c.id == account.learner))
 
