@@ -13,35 +13,21 @@ Screenshots go to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
 pytest.importorskip("playwright")
 from fixtures_lti import LtiPlatform
-from fixtures_server import ROOT, LiveServer
+from fixtures_server import LiveServer
 from playwright.sync_api import Browser, Frame, Page, expect
 from test_browser import RUN_TIMEOUT_MS, SOLUTION, _replace_code, _shot, _wait_ready
 from test_browser_platform import STORAGE_PROBE, browser  # noqa: F401 (a fixture)
+from test_lti_server import cli, register_by_hand
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
 EXERCISE = "bonjour-prenom"
-
-
-def _cli(runner: LiveServer, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "runner", "lti", *args],
-        cwd=ROOT,
-        env=runner.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 @pytest.fixture
@@ -51,17 +37,7 @@ def runner(server_factory: Callable[..., LiveServer]) -> LiveServer:
 
 @pytest.fixture
 def lms(lti_platform: LtiPlatform, runner: LiveServer) -> LtiPlatform:
-    client_id, deployment = lti_platform.register_tool(runner.url)
-    _cli(
-        runner,
-        "add",
-        "--issuer", lti_platform.issuer,
-        "--client-id", client_id,
-        "--deployment-id", deployment,
-        "--auth-url", lti_platform.auth_url,
-        "--token-url", lti_platform.token_url,
-        "--jwks-url", lti_platform.jwks_url,
-    )  # fmt: skip
+    register_by_hand(lti_platform, runner)
     return lti_platform
 
 
@@ -149,10 +125,10 @@ def test_deep_linking_picker_in_the_frame(page: Page, lms: LtiPlatform, runner: 
 def test_dynamic_registration_from_the_admin_s_page(
     page: Page, lti_platform: LtiPlatform, runner: LiveServer
 ) -> None:
-    invite = _cli(runner, "invite", "--base-url", runner.url).strip()
+    invite = cli(runner, "invite", "--base-url", runner.url).stdout.strip()
     page.goto(lti_platform.registration_page_url(invite))
     assert lti_platform.registration_closed.wait(15), "the tool never posted lti.close"
     # The admin's page closes the registration frame on lti.close, as Moodle's does.
     expect(page.locator("#status")).to_have_text("Outil enregistré")
     _shot(page, "lti-dynamic-registration")
-    assert lti_platform.issuer in _cli(runner, "list")
+    assert lti_platform.issuer in cli(runner, "list").stdout

@@ -115,22 +115,27 @@ def check(runner: LiveServer, session: str, code: str) -> list[dict[str, Any]]:
     return asyncio.run(go())
 
 
-@pytest.fixture
-def lms(lti_platform: LtiPlatform, server_factory: Callable[..., LiveServer]) -> Iterator[Lms]:
-    runner = server_factory(**FAST)
-    client_id, deployment = lti_platform.register_tool(runner.url)
+def register_by_hand(platform: LtiPlatform, runner: LiveServer) -> None:
+    """The manual path: the platform registers the tool, the operator runs `lti add`."""
+    client_id, deployment = platform.register_tool(runner.url)
     added = cli(
         runner,
         "add",
-        "--issuer", lti_platform.issuer,
+        "--issuer", platform.issuer,
         "--client-id", client_id,
         "--deployment-id", deployment,
-        "--auth-url", lti_platform.auth_url,
-        "--token-url", lti_platform.token_url,
-        "--jwks-url", lti_platform.jwks_url,
+        "--auth-url", platform.auth_url,
+        "--token-url", platform.token_url,
+        "--jwks-url", platform.jwks_url,
         "--name", "LMS de test",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+
+
+@pytest.fixture
+def lms(lti_platform: LtiPlatform, server_factory: Callable[..., LiveServer]) -> Iterator[Lms]:
+    runner = server_factory(**FAST)
+    register_by_hand(lti_platform, runner)
     with httpx.Client(timeout=30, follow_redirects=False) as client:
         yield Lms(lti_platform, runner, client)
 

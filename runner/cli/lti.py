@@ -13,18 +13,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
-
+from runner.cli.database import with_store
 from runner.lti.keys import KeySchedule, ToolKeys, plan
 from runner.lti.launch import new_value
 from runner.lti.registration import RegistrationError, ToolUrls, new_registration
 from runner.settings import Settings
 from runner.store import (
+    Account,
     AccountStore,
     DuplicateRegistration,
     LtiStore,
-    ProgressStore,
-    StoreError,
     platform_of,
 )
 from runner.web.lti import INVITE, INVITE_LIFETIME
@@ -76,21 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _with_store(work: Callable[[LtiStore, Settings], Awaitable[int]]) -> int:
-    settings = Settings.from_env()
-
-    async def main() -> int:
-        store = ProgressStore(settings.database_url)
-        try:
-            await store.open()
-            return await work(LtiStore(store), settings)
-        finally:
-            await store.close()
-
-    try:
-        return anyio.run(main)
-    except StoreError as exc:
-        print(f"decode-runner: database {settings.database_url!r}: {exc}", file=sys.stderr)
-        return 1
+    return with_store(lambda store, settings: work(LtiStore(store), settings))
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -183,31 +167,36 @@ def _keys(args: argparse.Namespace) -> int:
     return _with_store(work)
 
 
-def _export(args: argparse.Namespace) -> int:
+def _learner(
+    args: argparse.Namespace, act: Callable[[AccountStore, Account], Awaitable[None]]
+) -> int:
+    """Run ``act`` on the LMS learner (registration ``args.id``, ``args.sub``)."""
+
     async def work(store: LtiStore, settings: Settings) -> int:
         accounts = AccountStore(store.store)
         account = await accounts.find(platform_of(args.id), args.sub)
         if account is None:
             print(f"decode-runner: no learner {args.sub!r} in {args.id!r}", file=sys.stderr)
             return 1
-        print(json.dumps(await accounts.export(account), ensure_ascii=False, indent=2))
+        await act(accounts, account)
         return 0
 
     return _with_store(work)
+
+
+def _export(args: argparse.Namespace) -> int:
+    async def export(accounts: AccountStore, account: Account) -> None:
+        print(json.dumps(await accounts.export(account), ensure_ascii=False, indent=2))
+
+    return _learner(args, export)
 
 
 def _erase(args: argparse.Namespace) -> int:
-    async def work(store: LtiStore, settings: Settings) -> int:
-        accounts = AccountStore(store.store)
-        account = await accounts.find(platform_of(args.id), args.sub)
-        if account is None:
-            print(f"decode-runner: no learner {args.sub!r} in {args.id!r}", file=sys.stderr)
-            return 1
+    async def erase(accounts: AccountStore, account: Account) -> None:
         await accounts.erase(account)
         print(f"erased learner {args.sub} of {args.id}")
-        return 0
 
-    return _with_store(work)
+    return _learner(args, erase)
 
 
 def _invite(args: argparse.Namespace) -> int:

@@ -11,10 +11,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 
-import anyio
-
-from runner.settings import Settings
-from runner.store import ProgressStore, StoreError
+from runner.cli.database import with_store
 from runner.store.trainers import TrainerStore
 from runner.trainers.accounts import TrainerError, check_email, hash_password
 
@@ -35,21 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _with_store(work: Callable[[TrainerStore], Awaitable[int]]) -> int:
-    settings = Settings.from_env()
-
-    async def main() -> int:
-        store = ProgressStore(settings.database_url)
-        try:
-            await store.open()
-            return await work(TrainerStore(store))
-        finally:
-            await store.close()
-
-    try:
-        return anyio.run(main)
-    except StoreError as exc:
-        print(f"decode-runner: database {settings.database_url!r}: {exc}", file=sys.stderr)
-        return 1
+    return with_store(lambda store, settings: work(TrainerStore(store)))
 
 
 def _password(args: argparse.Namespace) -> str | None:

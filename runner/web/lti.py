@@ -49,6 +49,7 @@ from runner.store import (
     platform_of,
 )
 from runner.web.api import ApiError, capped_body, runtime_of
+from runner.web.launch import HANDOFF_LIFETIME
 from runner.web.lti_pages import Page, escape, render
 from runner.web.runtime import Runtime
 
@@ -56,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=10)
 TICKET_LIFETIME = timedelta(minutes=30)
-HANDOFF_LIFETIME = timedelta(minutes=2)
 INVITE_LIFETIME = timedelta(hours=24)
 MAX_FORM_BYTES = 96 * 1024
 COOKIE_PREFIX = "lti_state_"
