@@ -320,9 +320,7 @@ def test_a_real_check_and_run_land_in_the_attempt_log(
     rows = list(
         csv.DictReader(
             io.StringIO(
-                s.client.get(s.url("/formateur/export/tentatives.csv")).content.decode(
-                    "utf-8-sig"
-                )
+                s.client.get(s.url("/formateur/export/tentatives.csv")).content.decode("utf-8-sig")
             )
         )
     )
