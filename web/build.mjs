@@ -15,6 +15,8 @@ const entryPoints = {
   "index-page": join(SRC, "index-page.js"),
   "exercise-page": join(SRC, "exercise-page.js"),
   "lti-page": join(SRC, "lti-page.js"),
+  "preview-panel": join(SRC, "preview-panel.js"),
+  "preview-index": join(SRC, "preview-index.js"),
   styles: join(SRC, "styles", "main.css"),
 };
 

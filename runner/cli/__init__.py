@@ -12,6 +12,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "runner.cli.run",
     "runner.cli.authoring",
+    "runner.cli.preview",
     "runner.cli.serve",
     "runner.cli.platforms",
     "runner.cli.lti",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +14,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from runner import checking
+from runner.authoring import (
+    TABLE_COLUMNS,
+    CheckRun,
+    Verdict,
+    check_code,
+    problems_line,
+    table_rows,
+    validate_exercises,
+)
+from runner.authoring.validation import DEFAULT_JOBS
 from runner.checking.report import result_lines, summary_line
 from runner.exercises import COURSE_FILE, Catalog, Exercise, SpecError, load_catalog
 from runner.exercises.schema import display_path
-from runner.sandbox.models import Finished, Language, Outcome, RunFinished
 from runner.settings import Settings
 
-DEFAULT_JOBS = 3
-_SHORT_LANGUAGE = {Language.PYTHON: "py", Language.JAVASCRIPT: "js"}
 _EXIT_FAILED = 1
 _EXIT_USAGE = 2
 _EXIT_UNAVAILABLE = 3
+_RUN_COLUMNS = len(TABLE_COLUMNS) - 2  # the first column that needs the sandbox
 
-
-@dataclass
-class CheckRun:
-    """A check of some code against an exercise, as the server would run it."""
-
-    results: list[checking.TestResult] = field(default_factory=list)
-    runs: list[RunFinished] = field(default_factory=list)
-    summary: checking.CheckSummary | None = None
-    finished: Finished | None = None
-
-    @property
-    def unavailable(self) -> str:
-        """Why the sandbox could not run the check ("" when it could)."""
-        if self.finished is None:
-            return "the session ended without a result"
-        if self.finished.outcome is Outcome.UNAVAILABLE:
-            return self.finished.detail or "unavailable"
-        return ""
+__all__ = ["CheckRun", "check_code", "cli_settings", "register"]  # check_code: tests import it
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,29 +48,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     try_.add_argument("file", type=Path)
     try_.add_argument("--exercises", type=Path, help="course folder (default: settings)")
     try_.set_defaults(handler=_try)
-
-
-async def check_code(
-    sandbox: Any, exercise: Exercise, code: str, settings: Settings, on_result: Any = None
-) -> CheckRun:
-    """Run ``code`` through every test of ``exercise`` in ``sandbox`` and grade each run."""
-    outcome = CheckRun()
-    submission = checking.submission_for(exercise, code, settings)
-    limits = submission.limits
-    async with sandbox.session(submission) as session:
-        async for event in session:
-            if isinstance(event, RunFinished):
-                result = checking.grade(exercise, event, code=code, limits=limits)
-                outcome.runs.append(event)
-                outcome.results.append(result)
-                if on_result is not None:
-                    on_result(result)
-            elif isinstance(event, Finished):
-                outcome.summary = checking.summarize(
-                    exercise, outcome.results, event, limits=limits
-                )
-                outcome.finished = event
-    return outcome
 
 
 def cli_settings(settings: Settings, **changes: Any) -> Settings:
@@ -99,7 +66,7 @@ def _validate(args: argparse.Namespace) -> int:
     only = display_path(target) if target.is_file() else None
     problems = [e for e in catalog.errors if only is None or e.path == only]
     exercises = [e for e in catalog.exercises.values() if only in (None, display_path(e.source))]
-    verdicts: dict[str, tuple[str, str]] = {}
+    verdicts: dict[str, Verdict] = {}
     if not args.no_run and exercises:
         settings = Settings.from_env()
         problems += anyio.run(_run_all, exercises, settings, max(1, args.jobs), verdicts)
@@ -108,7 +75,7 @@ def _validate(args: argparse.Namespace) -> int:
     for problem in problems:
         console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     count = len(problems)
-    console.print(f"{count} problem{'s' if count != 1 else ''}", style="red" if count else "green")
+    console.print(problems_line(count), style="red" if count else "green")
     return 1 if problems else 0
 
 
@@ -122,98 +89,34 @@ def _course_root(target: Path) -> Path:
 
 
 async def _run_all(
-    exercises: list[Exercise], settings: Settings, jobs: int, verdicts: dict[str, tuple[str, str]]
+    exercises: list[Exercise], settings: Settings, jobs: int, verdicts: dict[str, Verdict]
 ) -> list[SpecError]:
     from runner.sandbox import Sandbox  # the Docker SDK is imported only when runs are wanted
 
-    problems: list[SpecError] = []
     # Measured on the course (2 cores): a warm pool made validate slower (≈12.8 s against ≈11.6 s
     # without); its containers compete with the runs for the CPU and are thrown away at the end.
     sandbox = Sandbox(cli_settings(settings, pool_size=0))
     await sandbox.start()
-    limiter = anyio.CapacityLimiter(jobs)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("Running solutions and starters", total=len(exercises))
-
-            async def one(exercise: Exercise) -> None:
-                async with limiter:
-                    found, verdicts[exercise.id] = await _run_exercise(sandbox, exercise, settings)
-                problems.extend(found)
-                progress.advance(task)
-
-            async with anyio.create_task_group() as group:
-                for exercise in exercises:
-                    group.start_soon(one, exercise)
+            return await validate_exercises(
+                sandbox, exercises, settings, jobs, verdicts, lambda _: progress.advance(task)
+            )
     finally:
         await sandbox.close()
-    return sorted(problems, key=lambda p: (p.path, p.pointer))
 
 
-async def _run_exercise(
-    sandbox: Any, exercise: Exercise, settings: Settings
-) -> tuple[list[SpecError], tuple[str, str]]:
-    shown = display_path(exercise.source)
-    solution = await check_code(sandbox, exercise, exercise.solution, settings)
-    starter = await check_code(sandbox, exercise, exercise.starter, settings)
-    unavailable = solution.unavailable or starter.unavailable
-    if unavailable:
-        return [SpecError(shown, "/", f"sandbox unavailable: {unavailable}")], ("?", "?")
-    problems = [
-        SpecError(shown, "/solution", _failure(exercise, result, run))
-        for result, run in zip(solution.results, solution.runs, strict=True)
-        if result.status is not checking.TestStatus.PASSED
-    ]
-    missing = len(exercise.tests) - len(solution.results)
-    if missing:
-        problems.append(SpecError(shown, "/solution", f"{missing} test(s) did not run"))
-    solution_passes = not problems
-    starter_fails = _fails(starter, exercise)
-    if not starter_fails:
-        problems.append(SpecError(shown, "/starter", "passes every test; it must fail one"))
-    return problems, (_mark(solution_passes), _mark(starter_fails))
-
-
-def _fails(run: CheckRun, exercise: Exercise) -> bool:
-    passed = [r for r in run.results if r.status is checking.TestStatus.PASSED]
-    return len(passed) < len(exercise.tests)
-
-
-def _mark(ok: bool) -> str:
-    return "✓" if ok else "✗"
-
-
-def _failure(exercise: Exercise, result: checking.TestResult, run: RunFinished) -> str:
-    test = exercise.tests[result.index]
-    if result.status is checking.TestStatus.FAILED:
-        detail = f"printed {_clip(run.stdout)}, expected {_clip(test.expected)} ({test.compare})"
-    elif result.status is checking.TestStatus.ERROR:
-        lines = run.stderr.strip().splitlines()
-        detail = _clip(lines[-1] if lines else f"exit code {run.exit_code}")
-    else:
-        detail = run.outcome.value
-    return f"fails test {result.index} {test.name!r} ({result.status}): {detail}"
-
-
-def _clip(text: str, width: int = 60) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= width else shown[: width - 4] + "...'"
-
-
-def _table(exercises: list[Exercise], verdicts: dict[str, tuple[str, str]], run: bool) -> Table:
+def _table(exercises: list[Exercise], verdicts: dict[str, Verdict], run: bool) -> Table:
     table = Table(title="Exercises")
-    table.add_column("id", no_wrap=True)
-    for column in ("week", "lang", "tests", "hidden", "hints"):
-        table.add_column(column, justify="right")
-    if run:
-        table.add_column("solution passes", justify="center")
-        table.add_column("starter fails", justify="center")
-    for exercise in exercises:
-        hidden = sum(test.hidden for test in exercise.tests)
-        row = [exercise.id, str(exercise.week), _SHORT_LANGUAGE[exercise.language]]
-        row += [str(len(exercise.tests)), str(hidden), str(len(exercise.hints))]
-        table.add_row(*row, *(verdicts.get(exercise.id, ("?", "?")) if run else ()))
+    for number, column in enumerate(TABLE_COLUMNS[: None if run else _RUN_COLUMNS]):
+        if number == 0:
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="center" if number >= _RUN_COLUMNS else "right")
+    for row in table_rows(exercises, verdicts, run):
+        table.add_row(*row)
     return table
 
 

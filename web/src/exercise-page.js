@@ -23,9 +23,12 @@ import { showSaveState } from "./save-indicator.js";
 import { countAttempt, renderExamples, renderHeader, renderProgress } from "./exercise-header.js";
 import { fitHeadings } from "./rich-text.js";
 import { setUpPageAlert, showError, showLoading } from "./page-alert.js";
+import { onCourseChange } from "./live-update.js";
 
 const DEFAULT_CONFIG = { embed_origins: [], languages: ["fr", "en"], max_code_bytes: 64 * 1024 };
 const embedded = isEmbedded();
+// What a change of the spec on disk updates (decode-runner preview); the learner's code stays.
+const LIVE_FIELDS = ["title", "week", "language", "instructions_html", "examples", "hints", "hints_total", "starter", "next", "previous"];
 
 function exerciseId() {
   const parts = window.location.pathname.split("/").filter(Boolean);
@@ -34,11 +37,12 @@ function exerciseId() {
 
 /**
  * What the page works with: ``course`` is the course session (null for an anonymous learner);
- * ``ended`` once that session has expired.
+ * ``ended`` once that session has expired; ``view`` once the exercise is shown (its ``update``
+ * re-renders it); ``busy`` while it loads, ``stale`` when the course changed meanwhile.
  */
 class PageContext {
   constructor(config, embed) {
-    Object.assign(this, { config, embed, course: null, socket: null, ended: false });
+    Object.assign(this, { config, embed, course: null, socket: null, ended: false, view: null, busy: false, stale: false });
   }
 
   /** The course page to go back to, only if it is on one of the platforms' origins. */
@@ -64,6 +68,7 @@ async function main() {
   const config = await api.config().catch(() => DEFAULT_CONFIG);
   page = new PageContext(config, new EmbedBridge(embedded ? config.embed_origins : []));
   page.embed.watchHeight();
+  onCourseChange(() => refresh(page));
   await begin(page, await opening);
 }
 
@@ -84,7 +89,36 @@ async function begin(page, { value, error }) {
     translatePage();
     renderLanguageSwitch(byId("lang-switch"));
   }
-  await load(page);
+  await refresh(page);
+}
+
+/** Loads the exercise, or shows it as it now is: the course changed on disk (the preview). */
+async function refresh(page) {
+  if (page.ended) return;
+  if (page.busy) {
+    page.stale = true;
+    return;
+  }
+  page.busy = true;
+  try {
+    await (page.view ? reload(page) : load(page));
+  } finally {
+    page.busy = false;
+  }
+  if (page.stale) {
+    page.stale = false;
+    await refresh(page);
+  }
+}
+
+async function reload(page) {
+  let fresh;
+  try {
+    fresh = await api.exercise(exerciseId());
+  } catch {
+    return; // broken on disk for now: the page keeps its last good version, the panel says why
+  }
+  page.view.update(fresh);
 }
 
 /** No session: say why, tell the host page, and never go on as an anonymous learner. */
@@ -123,7 +157,7 @@ async function load(page) {
   } catch (error) {
     if (page.ended) return;
     const notFound = error instanceof ApiError && error.status === 404;
-    showError(notFound ? t("error.notFound") : t("error.load"), { retry: () => load(page) });
+    showError(notFound ? t("error.notFound") : t("error.load"), { retry: () => refresh(page) });
     return;
   }
   const language = await loadLanguage(exercise.language);
@@ -142,7 +176,8 @@ function setUp(exercise, page, language) {
   const navigation = new Navigation({ exercise, embedded, hostNavigates: course?.kind === SessionKind.FRAME, embed });
   renderHeader(exercise, page, navigation);
   renderInstructions(exercise);
-  renderExamples(exercise, (example) => controller && controller.start("run", { stdin: example.stdin }));
+  const tryExample = (example) => controller && controller.start("run", { stdin: example.stdin });
+  renderExamples(exercise, tryExample);
   const announcer = new Announcer();
   const saveIndicator = byId("save-indicator");
   const drafts = new Drafts(
@@ -247,6 +282,15 @@ function setUp(exercise, page, language) {
     },
   });
   page.socket = socket;
+  page.view = {
+    update(fresh) {
+      for (const key of LIVE_FIELDS) exercise[key] = fresh[key];
+      renderHeader(exercise, page, navigation);
+      renderInstructions(exercise);
+      renderExamples(exercise, tryExample);
+      hints.show(exercise.hints, exercise.hints_total);
+    },
+  };
   connection.watch(socket);
   byId("page-loading").hidden = true;
   byId("exercise").hidden = false;
