@@ -211,7 +211,9 @@ class AttemptStore:
                     attempts.c.status != "passed",
                 )
             )
-            .order_by(attempts.c.created_at.desc())
+            # exercise_id first (one value here, so the same order): PostgreSQL's planner then
+            # walks ix_attempts_exercise_created instead of all attempts backward in time.
+            .order_by(attempts.c.exercise_id.desc(), attempts.c.created_at.desc())
             .limit(limit)
         )
         return await self.store.read("recent_failures", query, {})
