@@ -36,9 +36,12 @@ HARNESS_GRACE_S = 3.0  # beyond a run's own limit, before the host gives up on t
 # Python's prelude (input()'s question to the prompt channel) is a site .pth of its image; Node's
 # (prompt(), alert()) is loaded before the program. Both: sandbox_images/<language>/prelude/.
 NODE_PRELUDE = "/opt/decode-runner/prompt.js"
+# The official Node.js (sandbox_images/javascript/node.json). A signal must not wake its inspector;
+# the harness gives it a fixed environment, without NODE_OPTIONS.
+NODE = ("/usr/local/bin/node", "--disable-sigusr1")
 _PROGRAMS = {
     Language.PYTHON: ("main.py", ["/usr/bin/python3", "-u", "/tmp/main.py"]),
-    Language.JAVASCRIPT: ("main.js", ["/usr/bin/node", "--require", NODE_PRELUDE, "/tmp/main.js"]),
+    Language.JAVASCRIPT: ("main.js", [*NODE, "--require", NODE_PRELUDE, "/tmp/main.js"]),
 }
 
 
