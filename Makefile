@@ -34,6 +34,16 @@ bench: setup web
 soak: setup
 	$(PY) -m bench.soak
 
+.PHONY: seed-demo bench-dashboard
+
+# A MOOC-sized dataset (12,000 learners, ~6.2 M attempts) in DECODE_DATABASE_URL, or data/demo.sqlite3.
+seed-demo: setup
+	$(PY) -m bench.seed_demo
+
+# The trainer's pages on that scale, on SQLite and PostgreSQL: bench/results/dashboard.json (~25 min).
+bench-dashboard: setup
+	$(PY) -m bench.dashboard
+
 lint:
 	$(VENV)/bin/ruff check runner tests bench
 	$(VENV)/bin/ruff format --check runner tests bench

@@ -4,12 +4,12 @@ dashboard's read queries, each bounded by an index (docs/performance.md has thei
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import RowMapping, Select, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runner.store.tables import accounts, attempts, progress
@@ -211,9 +211,7 @@ class AttemptStore:
                     attempts.c.status != "passed",
                 )
             )
-            # exercise_id first (one value here, so the same order): PostgreSQL's planner then
-            # walks ix_attempts_exercise_created instead of all attempts backward in time.
-            .order_by(attempts.c.exercise_id.desc(), attempts.c.created_at.desc())
+            .order_by(attempts.c.created_at.desc())
             .limit(limit)
         )
         return await self.store.read("recent_failures", query, {})
@@ -266,10 +264,12 @@ class AttemptStore:
         )
         return (rows[0]["platform_id"], rows[0]["subject"]) if rows else None
 
-    async def stream(self, query: Select[Any], batch: int = 2000) -> AsyncIterator[dict[str, Any]]:
-        """Rows of ``query`` as the database sends them (a server-side cursor on PostgreSQL), so
-        a million rows never sit in memory."""
+    async def stream(
+        self, query: Select[Any], batch: int = 2000
+    ) -> AsyncIterator[Sequence[RowMapping]]:
+        """Rows of ``query`` in batches, as the database sends them (a server-side cursor on
+        PostgreSQL), so a million rows never sit in memory."""
         async with self.store.engine.connect() as conn:
             result = await conn.stream(query.execution_options(yield_per=batch))
-            async for row in result.mappings():
-                yield dict(row)
+            async for rows in result.mappings().partitions(batch):
+                yield rows

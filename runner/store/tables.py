@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 LEARNER_ID_LENGTH = 32
@@ -82,6 +83,8 @@ progress = Table(
     Index("ix_progress_checks_to_solve", "exercise_id", "checks_to_solve"),
     Index("ix_progress_solve_seconds", "exercise_id", "solve_seconds"),
     Index("ix_progress_learner_activity", "learner_id", "last_attempt_at"),
+    # The course funnel (migration 0007): every figure it sums, read from the index alone.
+    Index("ix_progress_funnel", "exercise_id", "attempts", "solved", "hints_revealed", "opened_at"),
 )
 
 # Platforms (MOOCs) and their learners' accounts: see runner/identity and docs/embedding.md.
@@ -290,7 +293,26 @@ attempts = Table(
     Index("ix_attempts_exercise_kind", "exercise_id", "mode", "error_kind"),
     Index("ix_attempts_exercise_created", "exercise_id", "created_at"),
     Index("ix_attempts_learner_created", "learner_id", "created_at"),
-    Index("ix_attempts_created", "created_at"),
+    # Only the code purge walks attempts by date alone (migration 0007 made it partial): a full
+    # index on created_at lured PostgreSQL into scanning millions of newest rows for an early
+    # exercise's "recent failures" (ORDER BY created_at DESC LIMIT 10).
+    Index(
+        "ix_attempts_code_created",
+        "created_at",
+        sqlite_where=text("code IS NOT NULL"),
+        postgresql_where=text("code IS NOT NULL"),
+    ),
+    # The exercise page's wrong outputs (migration 0007): newest first, read from the index alone.
+    Index(
+        "ix_attempts_wrong_output",
+        "exercise_id",
+        "mode",
+        "created_at",
+        "first_failed",
+        "wrong_output",
+        sqlite_where=text("wrong_output IS NOT NULL"),
+        postgresql_where=text("wrong_output IS NOT NULL"),
+    ),
 )
 
 # Trainers: e-mail, argon2id password hash, failed logins and lock-out.

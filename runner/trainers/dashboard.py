@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from runner.exercises import Catalog, Exercise
-from runner.store import AttemptStore, FunnelRow, ProgressStore, iso
+from runner.store import AttemptStore, FunnelRow, iso
 from runner.store.tables import accounts, attempts, progress
 
 # Excel and LibreOffice read a UTF-8 file with this mark as UTF-8 (accents intact).
@@ -139,60 +139,67 @@ ATTEMPT_COLUMNS = [
 ]
 
 
-def _line(values: list[Any]) -> str:
+def _cell(value: Any) -> Any:
+    return "" if value is None else iso(value) if isinstance(value, datetime) else value
+
+
+def _lines(rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(
-        ["" if v is None else iso(v) if isinstance(v, datetime) else v for v in values]
-    )
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
 
 
-async def progress_csv(store: ProgressStore, attempts_store: AttemptStore) -> AsyncIterator[str]:
-    yield BOM + _line(PROGRESS_COLUMNS)
+async def progress_csv(attempts_store: AttemptStore) -> AsyncIterator[str]:
+    yield BOM + _lines([PROGRESS_COLUMNS])
     query = (
         select(progress, accounts.c.platform_id, accounts.c.subject)
         .outerjoin(accounts, accounts.c.learner_id == progress.c.learner_id)
         .order_by(progress.c.learner_id, progress.c.exercise_id)
     )
-    async for r in attempts_store.stream(query):
-        status = "solved" if r["solved"] else "started" if r["attempts"] else "todo"
-        yield _line(
+    async for batch in attempts_store.stream(query):
+        yield _lines(
             [
-                r["learner_id"],
-                r["platform_id"],
-                r["subject"],
-                r["exercise_id"],
-                status,
-                r["checks"],
-                r["runs"],
-                r["hints_revealed"],
-                r["first_attempt_at"],
-                r["last_attempt_at"],
-                r["solved_at"],
-                r["checks_to_solve"],
-                r["solve_seconds"],
+                [
+                    r["learner_id"],
+                    _cell(r["platform_id"]),
+                    _cell(r["subject"]),
+                    r["exercise_id"],
+                    "solved" if r["solved"] else "started" if r["attempts"] else "todo",
+                    r["checks"],
+                    r["runs"],
+                    r["hints_revealed"],
+                    _cell(r["first_attempt_at"]),
+                    _cell(r["last_attempt_at"]),
+                    _cell(r["solved_at"]),
+                    _cell(r["checks_to_solve"]),
+                    _cell(r["solve_seconds"]),
+                ]
+                for r in batch
             ]
         )
 
 
 async def attempts_csv(attempts_store: AttemptStore) -> AsyncIterator[str]:
-    yield BOM + _line(ATTEMPT_COLUMNS)
+    yield BOM + _lines([ATTEMPT_COLUMNS])
     query = select(attempts).order_by(attempts.c.id)
-    async for r in attempts_store.stream(query):
-        yield _line(
+    async for batch in attempts_store.stream(query):
+        yield _lines(
             [
-                r["learner_id"],
-                r["exercise_id"],
-                r["mode"],
-                r["created_at"],
-                r["duration_ms"],
-                r["status"],
-                r["passed"],
-                r["total"],
-                r["first_failed"],
-                r["error_kind"],
-                r["wrong_output"],
-                r["code_sha256"],
-                r["code"],
+                [
+                    r["learner_id"],
+                    r["exercise_id"],
+                    r["mode"],
+                    iso(r["created_at"]),
+                    r["duration_ms"],
+                    r["status"],
+                    _cell(r["passed"]),
+                    _cell(r["total"]),
+                    _cell(r["first_failed"]),
+                    _cell(r["error_kind"]),
+                    _cell(r["wrong_output"]),
+                    r["code_sha256"],
+                    _cell(r["code"]),
+                ]
+                for r in batch
             ]
         )

@@ -262,7 +262,7 @@ async def export(request: Request) -> Response:
     store = AttemptStore(runtime.store)
     rows: AsyncIterator[str]
     if kind == "progression":
-        rows = dashboard.progress_csv(runtime.store, store)
+        rows = dashboard.progress_csv(store)
     elif kind == "tentatives":
         rows = dashboard.attempts_csv(store)
     else:
@@ -278,15 +278,9 @@ async def export(request: Request) -> Response:
     )
 
 
-async def _encoded(rows: AsyncIterator[str]) -> AsyncIterator[bytes]:
-    batch: list[str] = []
-    async for line in rows:
-        batch.append(line)
-        if len(batch) >= 500:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    if batch:
-        yield "".join(batch).encode("utf-8")
+async def _encoded(chunks: AsyncIterator[str]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk.encode("utf-8")
 
 
 routes = [
