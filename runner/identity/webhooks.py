@@ -201,7 +201,8 @@ class Dispatcher:
         if outcome.verdict is Verdict.ABANDON or too_old:
             self.abandoned += 1
             logger.error(
-                "outbox event %s (%s, platform %s) ABANDONED after %d attempts: %s",
+                "%s %s (%s, platform %s) ABANDONED after %d attempts: %s",
+                _label(event),
                 event.id,
                 event.type,
                 event.platform,
@@ -211,7 +212,9 @@ class Dispatcher:
             await self.outbox.abandoned(event.id, now, error)
             return
         delay = self.policy.retry_delay(event.attempts + 1)
-        logger.info("outbox event %s not delivered (%s); retry in %.1f s", event.id, error, delay)
+        logger.info(
+            "%s %s not delivered (%s); retry in %.1f s", _label(event), event.id, error, delay
+        )
         await self.outbox.failed(event.id, now + timedelta(seconds=delay), error)
 
     async def _until_next(self) -> float:
@@ -232,6 +235,11 @@ class Dispatcher:
         old = await self.outbox.purge(self.policy.keep_finished, _now())
         if purged or old:
             logger.info("purged %d expired session(s)/token id(s), %d old event(s)", purged, old)
+
+
+def _label(event: OutboxEvent) -> str:
+    """What the log calls an event (operators grep for these words)."""
+    return "LTI score" if event.type == EventType.LTI_SCORE else "webhook event"
 
 
 def _now() -> datetime:
