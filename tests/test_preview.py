@@ -154,7 +154,18 @@ def start_preview(instance: str, course: Path, workdir: Path) -> LiveServer:
     url = f"http://127.0.0.1:{port}"
     server = LiveServer(url, f"ws://127.0.0.1:{port}/ws", process, env, log_path, "")
     _wait_ready(server)
+    _watching(server)
     return server
+
+
+def _watching(server: LiveServer) -> None:
+    """Wait for the watcher's first look at the folder (version 1): a write made before it could
+    otherwise be taken for the course as it started, and its reload for the one after the write."""
+    with urllib.request.urlopen(server.url + "/preview/events", timeout=10) as events:
+        while True:
+            line = events.readline()
+            if line.startswith(b"data:") and json.loads(line[5:])["version"] >= 1:
+                return
 
 
 @pytest.fixture
