@@ -43,14 +43,13 @@ from runner.lti.services import ServiceError, roster
 from runner.lti.tool import origin_of
 from runner.store import (
     DuplicateRegistration,
-    MemberProgress,
     RegistrationRow,
     SessionKind,
     platform_of,
 )
 from runner.web.api import ApiError, capped_body, runtime_of
 from runner.web.launch import HANDOFF_LIFETIME
-from runner.web.lti_pages import Page, escape, render
+from runner.web.lti_pages import Page, escape, instructor_page, picker_page, render
 from runner.web.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -343,7 +342,7 @@ async def pick(request: Request) -> Response:
         return await _refuse(runtime, error)
     catalog = runtime.require_catalog()
     if not take:
-        return await _page(runtime, _picker(catalog, ticket, found[1]))
+        return await _page(runtime, picker_page(catalog, ticket, found[1]["multiple"]))
     chosen = [e for e in form.get("exercise", []) if catalog.get(e) is not None]
     if not found[1]["multiple"]:
         chosen = chosen[:1]
@@ -366,40 +365,7 @@ async def pick(request: Request) -> Response:
     return await _page(runtime, page)
 
 
-def _picker(catalog: Catalog, ticket: str, data: dict[str, Any]) -> Page:
-    kind = "checkbox" if data["multiple"] else "radio"
-    parts = [
-        f'<form method="post" action="/lti/pick" class="lti-picker">'
-        f'<input type="hidden" name="ticket" value="{escape(ticket)}">'
-    ]
-    languages = {"python": "Python", "javascript": "JavaScript"}
-    for week in catalog.course.weeks:
-        parts.append(f"<fieldset><legend>Semaine {week.number} : {escape(week.title)}</legend>")
-        for exercise_id in week.exercise_ids:
-            exercise = catalog.get(exercise_id)
-            if exercise is None:
-                continue
-            language = languages.get(str(exercise.language), str(exercise.language))
-            parts.append(
-                f'<label class="lti-choice"><input type="{kind}" name="exercise" '
-                f'value="{escape(exercise_id)}"> {escape(exercise.title)} '
-                f'<span class="lti-language">{escape(language)}</span> '
-                f'<span class="lti-tests">{len(exercise.tests)} tests</span></label>'
-            )
-        parts.append("</fieldset>")
-    parts.append('<button class="lti-button" type="submit">Ajouter au cours</button></form>')
-    return Page(
-        title="Choisir des exercices",
-        body="<p>Coche les exercices à ajouter à ton cours. Chacun y aura sa note.</p>"
-        + "".join(parts),
-        config={"mode": "pick"},
-    )
-
-
 # The instructor's view ---------------------------------------------------------------------
-
-
-STATUS_FR = {"solved": "Réussi", "started": "Commencé", "todo": "Pas commencé"}
 
 
 async def instructor(request: Request) -> Response:
@@ -421,7 +387,8 @@ async def instructor(request: Request) -> Response:
         platform = platform_of(registration.id)
         rows = await runtime.lti.store.context_progress(platform, data["context"])
     names, note = await _roster(runtime, registration, data.get("memberships"))
-    return await _page(runtime, _instructor_page(runtime, data, rows, names, note))
+    page = instructor_page(runtime.require_catalog(), data, rows, names, note)
+    return await _page(runtime, page)
 
 
 async def _roster(
@@ -437,60 +404,6 @@ async def _roster(
         return {}, "La liste des inscrits est momentanément indisponible."
     staff = {m.user_id: (m.name, c.is_staff(list(m.roles))) for m in members}
     return staff, ""
-
-
-def _instructor_page(
-    runtime: Runtime,
-    data: dict[str, Any],
-    rows: list[MemberProgress],
-    names: dict[str, tuple[str | None, bool]],
-    note: str,
-) -> Page:
-    catalog = runtime.require_catalog()
-    exercises = sorted({r.exercise_id for r in rows} | {data["exercise"]})
-    by_learner: dict[str, dict[str, MemberProgress]] = {}
-    for row in rows:
-        if not row.instructor:
-            by_learner.setdefault(row.subject, {})[row.exercise_id] = row
-    for user_id, (_, staff) in names.items():
-        if not staff:
-            by_learner.setdefault(user_id, {})
-    head = "".join(
-        f'<th scope="col">{escape(catalog.exercises[e].title if e in catalog.exercises else e)}</th>'
-        for e in exercises
-    )
-    body = []
-    for subject in sorted(by_learner, key=lambda s: (names.get(s, (None,))[0] or s).lower()):
-        name = names.get(subject, (None, False))[0] or subject
-        cells = []
-        for exercise in exercises:
-            member = by_learner[subject].get(exercise)
-            if member is None:
-                cells.append('<td class="lti-todo">Pas ouvert</td>')
-                continue
-            p = member.progress
-            text = STATUS_FR[p.status]
-            if p.status != "todo":
-                text += f" ({p.checks} essai{'s' if p.checks != 1 else ''})"
-            cells.append(f'<td class="lti-{p.status}">{escape(text)}</td>')
-        body.append(f'<tr><th scope="row">{escape(name)}</th>{"".join(cells)}</tr>')
-    title = data.get("context_title") or "ce cours"
-    table = (
-        f'<table class="lti-table"><caption>Progression dans {escape(title)}</caption>'
-        f'<thead><tr><th scope="col">Apprenant</th>{head}</tr></thead>'
-        f"<tbody>{''.join(body) or '<tr><td>Personne n a encore ouvert d exercice.</td></tr>'}"
-        "</tbody></table>"
-    )
-    notice = f'<p class="lti-note">{escape(note)}</p>' if note else ""
-    link = (
-        f'<p><a class="lti-button" href="{escape(data["exercise_url"])}">'
-        "Essayer l'exercice comme un apprenant</a></p>"
-    )
-    return Page(
-        title="Suivi des apprenants",
-        body=notice + table + link,
-        config={"mode": "instructor"},
-    )
 
 
 # Dynamic Registration ------------------------------------------------------------------------

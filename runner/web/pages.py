@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from starlette.requests import Request
@@ -44,6 +46,21 @@ def page_headers(embed: bool, ancestors: tuple[str, ...] = ()) -> dict[str, str]
     if not embed:
         headers["x-frame-options"] = "DENY"
     return headers
+
+
+@lru_cache(maxsize=4)
+def _read_manifest(path: Path, mtime_ns: int) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(path.read_text("utf-8")).items()}
+
+
+def built_assets(web_dir: Path | str) -> dict[str, str]:
+    """web/dist/manifest.json: each entry ("styles.css", "lti-page.js"…) to its hashed path.
+    Read again only when the build changed it; empty when the front end is not built."""
+    path = Path(web_dir) / "manifest.json"
+    try:
+        return _read_manifest(path, path.stat().st_mtime_ns)
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 class Assets(StaticFiles):

@@ -28,7 +28,7 @@ from runner.authoring.views import author_view, catalog_view, validation_view
 from runner.exercises import Catalog, Exercise, SpecError
 from runner.exercises.schema import display_path
 from runner.web.api import ApiError, json_response, runtime_of
-from runner.web.pages import MISSING_HINT, page_headers
+from runner.web.pages import MISSING_HINT, built_assets, page_headers
 from runner.web.runtime import Runtime
 
 PANEL_SCRIPT = "preview-panel.js"  # web/build.mjs's entry, injected into the exercise page
@@ -79,12 +79,11 @@ class Preview:
     async def exercise_page(self, request: Request) -> Response:
         """The learner's page with the author's panel script added (CSP: a script of our own)."""
         web_dir = runtime_of(request).settings.web_dir
-        try:
-            page = (web_dir / "exercise.html").read_text(encoding="utf-8")
-            manifest = json.loads((web_dir / "manifest.json").read_text(encoding="utf-8"))
-            script = manifest[PANEL_SCRIPT]
-        except (OSError, ValueError, KeyError):
+        script = built_assets(web_dir).get(PANEL_SCRIPT)
+        page_file = web_dir / "exercise.html"
+        if script is None or not page_file.is_file():
             return PlainTextResponse(MISSING_HINT, status_code=503, headers=page_headers(False))
+        page = page_file.read_text(encoding="utf-8")
         tag = f'<script type="module" src="{html.escape(script)}"></script>\n'
         return HTMLResponse(
             page.replace("</head>", tag + "</head>", 1), headers=page_headers(False)

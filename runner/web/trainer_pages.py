@@ -3,11 +3,8 @@ with its table beside it, no script. Same strict CSP as the other pages; never f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -16,8 +13,8 @@ from runner.exercises import Catalog
 from runner.store import ExerciseProgress
 from runner.store.trainers import TrainerSession
 from runner.trainers.dashboard import ExerciseDetail, WeekFunnel
-from runner.web.lti_pages import escape
-from runner.web.pages import MISSING_HINT, page_headers
+from runner.web.lti_pages import STATUS_FR, escape
+from runner.web.pages import MISSING_HINT, built_assets, page_headers
 from runner.web.runtime import Runtime
 
 BAR_HEIGHT = 14
@@ -32,18 +29,11 @@ class TrainerPage:
     session: TrainerSession | None = None
 
 
-@lru_cache(maxsize=4)
-def _stylesheet(web_dir: str, mtime: float) -> str:
-    return str(json.loads((Path(web_dir) / "manifest.json").read_text("utf-8"))["styles.css"])
-
-
 def render(runtime: Runtime, page: TrainerPage, status: int = 200) -> Response:
     headers = page_headers(embed=False)
     headers["cache-control"] = "no-store"
-    manifest = Path(runtime.settings.web_dir) / "manifest.json"
-    try:
-        stylesheet = _stylesheet(str(runtime.settings.web_dir), manifest.stat().st_mtime)
-    except (OSError, ValueError, KeyError):
+    stylesheet = built_assets(runtime.settings.web_dir).get("styles.css")
+    if stylesheet is None:
         return PlainTextResponse(MISSING_HINT, status_code=503, headers=headers)
     nav = _nav(page.session) if page.session else ""
     document = (
@@ -357,7 +347,6 @@ def learner_page(
     history: list[dict[str, Any]],
     session: TrainerSession,
 ) -> TrainerPage:
-    status_fr = {"solved": "Réussi", "started": "Commencé", "todo": "Pas commencé"}
     rows = []
     for week in catalog.course.weeks:
         for exercise_id in week.exercise_ids:
@@ -367,7 +356,7 @@ def learner_page(
                 continue
             rows.append(
                 f'<tr><th scope="row">{escape(exercise.title)}</th>'
-                f"<td>{escape(status_fr[p.status])}</td>{_num(p.checks)}{_num(p.runs)}"
+                f"<td>{escape(STATUS_FR[p.status])}</td>{_num(p.checks)}{_num(p.runs)}"
                 f"{_num(p.hints_revealed)}<td>{escape(_date(p.last_attempt_at))}</td></tr>"
             )
     progress_table = (
