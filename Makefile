@@ -17,7 +17,7 @@ run: setup web
 	$(VENV)/bin/decode-runner serve
 
 test:
-	scripts/bootstrap --browser --postgres --php
+	scripts/bootstrap --browser --postgres --php --haproxy
 	scripts/build-web
 	$(PY) -m pytest
 	$(VENV)/bin/decode-runner validate exercises/

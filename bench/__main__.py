@@ -44,7 +44,7 @@ def containers_destroyed_during(server: Server, exercise: str, code: str) -> int
             filters={
                 "type": "container",
                 "event": "destroy",
-                "label": f"decode-runner.instance={INSTANCE}",
+                "label": f"decode-runner.node={INSTANCE}",
             },
         )
         return sum(1 for _ in events)

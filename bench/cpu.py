@@ -76,7 +76,7 @@ def split(name: str, count: int, work: Callable[[], object]) -> None:
 
 
 async def _sessions(count: int, concurrency: int) -> None:
-    settings = Settings.from_env(instance="bench-cpu", pool_size=0)
+    settings = Settings.from_env(node_id="bench-cpu", pool_size=0)
     sandbox = Sandbox(settings)
     await sandbox.start()
     submission = Submission(

@@ -120,7 +120,7 @@ def running_server(database_url: str, workdir: Path) -> Iterator[tuple[str, int]
         "DECODE_HOST": "127.0.0.1",
         "DECODE_PORT": str(port),
         "DECODE_DATABASE_URL": database_url,
-        "DECODE_INSTANCE": INSTANCE,
+        "DECODE_NODE_ID": INSTANCE,
         "DECODE_POOL_SIZE": "0",
         "DECODE_EXERCISES_DIR": str(ROOT / "exercises"),
         "DECODE_WEB_DIR": str(ROOT / "web" / "dist"),

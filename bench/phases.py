@@ -52,7 +52,7 @@ async def _one(api: DockerAPI, settings: Settings) -> dict[str, float]:
 
 
 async def _measure(n: int) -> dict[str, float]:
-    settings = Settings.from_env(instance="bench-phases")
+    settings = Settings.from_env(node_id="bench-phases")
     api = DockerAPI(settings)
     try:
         samples = [await _one(api, settings) for _ in range(n)]

@@ -53,7 +53,7 @@ def running_server(
             "DECODE_PORT": str(port),
             "DECODE_EXERCISES_DIR": str(ROOT / "bench" / "exercises"),
             "DECODE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-            "DECODE_INSTANCE": INSTANCE,
+            "DECODE_NODE_ID": INSTANCE,
             "DECODE_POOL_SIZE": str(pool_size),
             "DECODE_MAX_CONCURRENT": str(max_concurrent),
             "DECODE_RATE_PER_MINUTE": "100000",

@@ -35,7 +35,7 @@ def snapshot(server: Server) -> dict[str, Any]:
     process = psutil.Process(server.pid)
     client = docker.from_env()
     try:
-        labels = {"label": [f"decode-runner.instance={INSTANCE}"]}
+        labels = {"label": [f"decode-runner.node={INSTANCE}"]}
         containers = len(client.containers.list(all=True, filters=labels))
     finally:
         client.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_PREFIX = "DECODE_"
+# Settings renamed since: the old variable is still read when the new one is absent.
+OLD_NAMES = {"node_id": "DECODE_INSTANCE"}
 
 
 class SettingsError(ValueError):
@@ -49,7 +51,9 @@ class Settings:
     # Sandbox engine
     docker_socket: str = "/var/run/docker.sock"
     sandbox_runtime: str = ""  # "" = Docker's default (runc); "runsc" = gVisor
-    instance: str = "default"  # label value; the reaper removes only this instance's orphans
+    # This node's id (a cluster runs several): its containers' label, so its reaper removes only its
+    # own orphans on a shared engine; its log lines; its /metrics. DECODE_INSTANCE is its old name.
+    node_id: str = "default"
     image_prefix: str = "decode-runner"
     pool_size: int = 2  # warm containers per language (0 disables the pool)
 
@@ -91,6 +95,10 @@ class Settings:
     at_risk_days: int = 7  # "at risk": active before, inactive for this many days or more
     attempt_code_days: float = 90.0  # the attempt log's code is emptied after this long
 
+    def __post_init__(self) -> None:
+        if not self.node_id.strip():
+            raise SettingsError("DECODE_NODE_ID: a node needs a non-empty id")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``); ``overrides`` win over both."""
@@ -99,6 +107,8 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             key = ENV_PREFIX + f.name.upper()
+            if key not in env and OLD_NAMES.get(f.name, "") in env:
+                key = OLD_NAMES[f.name]
             if key in env:
                 values[f.name] = _parse(key, env[key], hints[f.name])
         values.update(overrides)

@@ -30,7 +30,7 @@ def instance() -> str:
 def settings(instance: str, tmp_path: Path) -> Settings:
     return Settings.from_env(
         {},
-        instance=instance,
+        node_id=instance,
         exercises_dir=ROOT / "exercises",
         database_url=f"sqlite+aiosqlite:///{tmp_path}/test.sqlite3",
         pool_size=0,

@@ -100,7 +100,7 @@ def start_server(
         "DECODE_HOST": "127.0.0.1",
         "DECODE_PORT": str(port),
         "DECODE_DATABASE_URL": database_url,
-        "DECODE_INSTANCE": instance,
+        "DECODE_NODE_ID": instance,
         "DECODE_POOL_SIZE": "0",
         "DECODE_EXERCISES_DIR": str(ROOT / "exercises"),
         "DECODE_WEB_DIR": str(ROOT / "web" / "dist"),

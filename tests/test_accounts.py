@@ -20,6 +20,7 @@ from runner.store import (
 pytestmark = pytest.mark.anyio
 
 HOUR = timedelta(hours=1)
+NO_LEASE = timedelta(0)  # claimed events stay due: the tests read the queue
 
 
 def _now() -> datetime:
@@ -82,16 +83,19 @@ async def test_progress_change_queues_events_and_moves_in_the_feed(store: Progre
     await store.record_solved(alice.learner, "ex1", alice)
     await store.record_solved(alice.learner, "ex1", alice)  # already solved: no change
     await store.save_code(alice.learner, "ex1", "draft")  # code is not progress
-    events = [json.loads(e.body) for e in await outbox.due(_now(), 100)]
-    kinds = [(e["learner"]["sub"], e["type"], e["sequence"]) for e in events]
-    assert kinds == [
-        ("alice", EventType.PROGRESS_CHANGED, 1),
-        ("bob", EventType.PROGRESS_CHANGED, 2),
-        ("alice", EventType.PROGRESS_CHANGED, 3),
-        ("alice", EventType.EXERCISE_SOLVED, 3),
-    ]
+    events = [json.loads(e.body) for e in await outbox.claim(_now(), 100, NO_LEASE)]
+    # Events of one transaction share a creation time: their order in a batch is not promised.
+    kinds = sorted((e["learner"]["sub"], e["type"], e["sequence"]) for e in events)
+    assert kinds == sorted(
+        [
+            ("alice", EventType.PROGRESS_CHANGED, 1),
+            ("bob", EventType.PROGRESS_CHANGED, 2),
+            ("alice", EventType.PROGRESS_CHANGED, 3),
+            ("alice", EventType.EXERCISE_SOLVED, 3),
+        ]
+    )
     assert len({e["id"] for e in events}) == 4
-    solved = events[-1]["progress"]
+    solved = next(e for e in events if e["type"] == EventType.EXERCISE_SOLVED)["progress"]
     assert solved["solved"] is True and solved["status"] == "solved" and "last_code" not in solved
     feed = await accounts.changes("mooc", 0, 10)
     assert [(c.sequence, c.subject) for c in feed] == [(2, "bob"), (3, "alice")]
@@ -102,7 +106,7 @@ async def test_progress_change_queues_events_and_moves_in_the_feed(store: Progre
 async def test_anonymous_progress_queues_nothing(store: ProgressStore) -> None:
     await store.record_attempt("a" * 32, "ex1", "print(1)")
     await store.record_solved("a" * 32, "ex1")
-    assert await OutboxStore(store).due(_now(), 10) == []
+    assert await OutboxStore(store).claim(_now(), 10, NO_LEASE) == []
 
 
 async def test_hint_at_its_limit_is_no_change(store: ProgressStore) -> None:
@@ -110,7 +114,7 @@ async def test_hint_at_its_limit_is_no_change(store: ProgressStore) -> None:
     alice = await accounts.account("mooc", "alice")
     counts = [await store.reveal_hint(alice.learner, "ex1", 1, alice) for _ in range(3)]
     assert counts == [1, 1, 1]
-    assert len(await outbox.due(_now(), 10)) == 1
+    assert len(await outbox.claim(_now(), 10, NO_LEASE)) == 1
 
 
 async def test_outbox_retries_delivers_abandons_and_counts(store: ProgressStore) -> None:
@@ -118,12 +122,12 @@ async def test_outbox_retries_delivers_abandons_and_counts(store: ProgressStore)
     alice = await accounts.account("mooc", "alice")
     for exercise in ("ex1", "ex2", "ex3"):
         await store.record_attempt(alice.learner, exercise, "x", alice)
-    first, second, third = await outbox.due(_now(), 10)
+    first, second, third = await outbox.claim(_now(), 10, NO_LEASE)
     await outbox.delivered(first.id, _now())
     await outbox.failed(second.id, _now() + HOUR, "HTTP 500")
     await outbox.abandoned(third.id, _now(), "HTTP 500")
-    assert await outbox.due(_now(), 10) == []
-    assert [e.id for e in await outbox.due(_now() + 2 * HOUR, 10)] == [second.id]
+    assert await outbox.claim(_now(), 10, NO_LEASE) == []
+    assert [e.id for e in await outbox.claim(_now() + 2 * HOUR, 10, NO_LEASE)] == [second.id]
     next_due = await outbox.next_due()
     assert next_due is not None and next_due > _now()
     counts = await outbox.counts()
@@ -146,7 +150,9 @@ async def test_export_then_erase_forgets_the_learner(store: ProgressStore) -> No
     await accounts.erase(alice)
     assert await accounts.find("mooc", "alice") is None
     assert await store.all_for(alice.learner) == {}
-    assert [json.loads(e.body)["learner"]["sub"] for e in await outbox.due(_now(), 10)] == ["bob"]
+    assert [
+        json.loads(e.body)["learner"]["sub"] for e in await outbox.claim(_now(), 10, NO_LEASE)
+    ] == ["bob"]
     assert [c.subject for c in await accounts.changes("mooc", 0, 10)] == ["bob"]
     reborn = await accounts.account("mooc", "alice")
     assert reborn.learner != alice.learner
@@ -156,5 +162,37 @@ async def test_platform_without_webhook_has_a_feed_but_no_events(store: Progress
     accounts = AccountStore(store)
     quiet = await accounts.account("no-hooks", "dora")
     await store.record_attempt(quiet.learner, "ex1", "x", quiet)
-    assert await OutboxStore(store).due(_now(), 10) == []
+    assert await OutboxStore(store).claim(_now(), 10, NO_LEASE) == []
     assert [c.subject for c in await accounts.changes("no-hooks", 0, 10)] == ["dora"]
+
+
+async def test_two_nodes_never_claim_the_same_event(store: ProgressStore) -> None:
+    """Each node's dispatcher claims due events with a lease: two claims at once (two engines,
+    as two nodes have) split the events; a claimed event is due again only after its lease."""
+    accounts = AccountStore(store)
+    alice = await accounts.account("mooc", "alice")
+    for n in range(40):
+        await store.record_attempt(alice.learner, f"ex{n}", "x", alice)
+    other_node = ProgressStore(store.url, webhook_platforms=store.webhook_platforms)
+    await other_node.open()
+    try:
+        mine, theirs = OutboxStore(store), OutboxStore(other_node)
+        queued = (await mine.counts()).pending
+        lease = timedelta(minutes=2)
+        claims: list[list[str]] = []
+
+        async def claim(outbox: OutboxStore) -> None:
+            while events := await outbox.claim(_now(), 7, lease):
+                claims.append([e.id for e in events])
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(claim, mine)
+            tasks.start_soon(claim, theirs)
+        ids = [i for batch in claims for i in batch]
+        assert queued >= 40 and len(ids) == queued == len(set(ids))  # each once, none twice
+        assert len(claims) > 2  # both loops took batches
+        assert await mine.claim(_now() + timedelta(minutes=1), 50, lease) == []  # leased
+        again = await theirs.claim(_now() + timedelta(minutes=3), 50, lease)  # the lease is over
+        assert sorted(e.id for e in again) == sorted(ids)
+    finally:
+        await other_node.close()

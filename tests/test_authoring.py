@@ -191,7 +191,7 @@ def test_try_leaves_a_running_server_s_containers_alone(
     docker_client: Any,
 ) -> None:
     # A container of the instance the settings name, as a running server would own.
-    labels = {"decode-runner": "1", "decode-runner.instance": instance}
+    labels = {"decode-runner": "1", "decode-runner.node": instance}
     server_owned = docker_client.containers.create("decode-runner-python", labels=labels)
     try:
         solution = tmp_path / "solution.py"

@@ -301,7 +301,7 @@ async def test_check_of_a_container_killed_from_outside_is_unavailable_not_faile
             {"type": "run", "exercise": "bonjour-monde", "code": code, "mode": "check"}
         )
         await client.until("started")
-        labels = {"label": [f"decode-runner.instance={instance}"]}
+        labels = {"label": [f"decode-runner.node={instance}"]}
         with anyio.fail_after(10):
             while not (found := docker_client.containers.list(filters=labels)):  # type: ignore[attr-defined]
                 await anyio.sleep(0.05)

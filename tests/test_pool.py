@@ -37,7 +37,7 @@ async def pooled(settings: Settings) -> AsyncIterator[Sandbox]:
 
 def instance_containers(docker_client, instance: str) -> set[str]:
     """Running containers of this instance (one listing call: no race with removals)."""
-    found = docker_client.api.containers(filters={"label": f"decode-runner.instance={instance}"})
+    found = docker_client.api.containers(filters={"label": f"decode-runner.node={instance}"})
     return {c["Id"] for c in found if c["State"] == "running"}
 
 
@@ -100,9 +100,7 @@ async def test_pool_is_drained_on_close(settings: Settings, docker_client, insta
     )
     await box.close()
     assert (
-        docker_client.containers.list(
-            all=True, filters={"label": f"decode-runner.instance={instance}"}
-        )
+        docker_client.containers.list(all=True, filters={"label": f"decode-runner.node={instance}"})
         == []
     )
 

@@ -137,7 +137,7 @@ def start_preview(instance: str, course: Path, workdir: Path) -> LiveServer:
     env = {
         **os.environ,
         "DECODE_PORT": str(port),
-        "DECODE_INSTANCE": instance,
+        "DECODE_NODE_ID": instance,
         "DECODE_POOL_SIZE": "0",
         "DECODE_WEB_DIR": str(ROOT / "web" / "dist"),
         "DECODE_LOG_LEVEL": "info",

@@ -77,7 +77,7 @@ async def sandbox(request: pytest.FixtureRequest, settings: Settings) -> AsyncIt
 def no_container_left(docker_client, instance: str) -> Iterator[None]:
     yield
     left = docker_client.containers.list(
-        all=True, filters={"label": f"decode-runner.instance={instance}"}
+        all=True, filters={"label": f"decode-runner.node={instance}"}
     )
     assert left == [], f"containers left behind: {[c.short_id for c in left]}"
 
@@ -212,7 +212,7 @@ async def test_several_runs_share_one_container(
             if isinstance(event, RunFinished):
                 outputs.append(event.stdout)
                 live = docker_client.containers.list(
-                    filters={"label": f"decode-runner.instance={instance}"}
+                    filters={"label": f"decode-runner.node={instance}"}
                 )
                 seen_containers.update(c.id for c in live)
     assert outputs == ["0\n", "2\n", "4\n", "6\n", "8\n"]
@@ -426,7 +426,7 @@ async def test_engine_errors_carry_their_status(settings: Settings, docker_clien
         "decode-runner-python:latest",
         command=["sleep", "60"],
         entrypoint=[],
-        labels={"decode-runner": "1", "decode-runner.instance": settings.instance},
+        labels={"decode-runner": "1", "decode-runner.node": settings.node_id},
     )
     try:
         with pytest.raises(ContainerGone) as gone:
@@ -476,7 +476,7 @@ async def test_a_failing_background_task_is_logged_and_harms_nothing(
 async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker_client) -> None:
     orphan = docker_client.containers.create(
         "decode-runner-python:latest",
-        labels={"decode-runner": "1", "decode-runner.instance": settings.instance},
+        labels={"decode-runner": "1", "decode-runner.node": settings.node_id},
     )
     box = Sandbox(settings)
     await box.start()
@@ -943,7 +943,7 @@ async def test_a_container_killed_from_outside_is_unavailable(
         async for event in session:
             events.append(event)
             if isinstance(event, Output) and "prêt" in event.data:
-                labels = {"label": [f"decode-runner.instance={instance}"]}
+                labels = {"label": [f"decode-runner.node={instance}"]}
                 for container in docker_client.containers.list(filters=labels):
                     await anyio.to_thread.run_sync(container.kill)
     (result,) = results(events)

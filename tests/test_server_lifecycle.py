@@ -42,7 +42,7 @@ async def wait_draining(server: LiveServer, within_s: float = 10.0) -> None:
 
 
 def containers(docker_client: Any, instance: str) -> list[Any]:
-    labels = {"label": f"decode-runner.instance={instance}"}
+    labels = {"label": f"decode-runner.node={instance}"}
     found: list[Any] = docker_client.api.containers(all=True, filters=labels, quiet=True)
     return found
 

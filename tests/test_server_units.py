@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.datastructures import Headers
 
 from runner.exercises import Exercise, TestCase
@@ -200,15 +201,27 @@ def test_metrics_exposition_format() -> None:
     metrics.reject("busy")
     pool = {"python": 2, "javascript": 0}
     text = metrics.render(Gauges(queue_length=2, sandboxes_busy=1, connections=3, pool_ready=pool))
-    assert 'decode_runs_total{language="python",mode="run",status="ok"} 1' in text
-    assert 'decode_rejections_total{code="busy"} 1' in text
-    assert 'decode_run_duration_seconds_bucket{language="python",mode="run",le="0.5"} 1' in text
-    assert 'decode_run_duration_seconds_bucket{language="python",mode="run",le="+Inf"} 2' in text
-    assert 'decode_run_duration_seconds_count{language="python",mode="run"} 2' in text
-    assert "decode_queue_length 2\n" in text and "decode_sandboxes_busy 1\n" in text
-    assert 'decode_pool_ready{language="python"} 2\n' in text
+    run = {"language": "python", "mode": "run", "node": "default"}
+    assert _sample(text, "decode_runs_total", **run, status="ok") == 1
+    assert _sample(text, "decode_rejections_total", code="busy", node="default") == 1
+    assert _sample(text, "decode_run_duration_seconds_bucket", **run, le="0.5") == 1
+    assert _sample(text, "decode_run_duration_seconds_bucket", **run, le="+Inf") == 2
+    assert _sample(text, "decode_run_duration_seconds_count", **run) == 2
+    assert _sample(text, "decode_queue_length", node="default") == 2
+    assert _sample(text, "decode_sandboxes_busy", node="default") == 1
+    assert _sample(text, "decode_pool_ready", language="python", node="default") == 2
     assert "# TYPE decode_run_duration_seconds histogram" in text
     assert text.endswith("\n")
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    (value,) = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and sample.labels == labels
+    ]
+    return value
 
 
 def test_instructions_html_renders_markdown_and_strips_html() -> None:

@@ -36,7 +36,7 @@ def server(instance: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def containers(docker_client: Any, instance: str) -> list[Any]:
     """Ids of the instance's containers (the low-level call: no inspect racing a removal)."""
-    labels = {"label": f"decode-runner.instance={instance}"}
+    labels = {"label": f"decode-runner.node={instance}"}
     found: list[Any] = docker_client.api.containers(all=True, filters=labels, quiet=True)
     return found
 

@@ -57,6 +57,27 @@ async def test_store_migrate_twice_is_a_no_op(store: ProgressStore) -> None:
     assert (await store.get(LEARNER, "ex")).attempts == 1
 
 
+@pytest.mark.postgres
+async def test_nodes_starting_together_migrate_once(postgres_server: str) -> None:
+    """A cluster's nodes open one fresh PostgreSQL database at the same moment: one migrates
+    (under an advisory lock), the others wait and find the schema at its head."""
+    from fixtures_postgres import fresh_postgres_database
+
+    url = await fresh_postgres_database(postgres_server)
+    nodes = [ProgressStore(url) for _ in range(4)]
+    try:
+        async with anyio.create_task_group() as tasks:
+            for node in nodes:
+                tasks.start_soon(node.open)
+        async with nodes[0].engine.connect() as conn:
+            assert await conn.run_sync(revisions.current) == revisions.head()
+        await nodes[1].record_attempt(LEARNER, "ex", "print(1)")
+        assert (await nodes[3].get(LEARNER, "ex")).attempts == 1
+    finally:
+        for node in nodes:
+            await node.close()
+
+
 async def test_store_get_unknown_is_empty(store: ProgressStore) -> None:
     assert await store.get(LEARNER, "nothing") == ExerciseProgress("nothing")
     assert await store.all_for(LEARNER) == {}

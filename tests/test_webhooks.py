@@ -15,6 +15,7 @@ import pytest
 from fixtures_platform import MoocPlatform, Receiver, write_platforms
 from fixtures_postgres import fresh_postgres_database
 from fixtures_server import LiveServer, free_port, ws_client
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = [pytest.mark.docker]
 
@@ -54,9 +55,15 @@ def _metric(server: LiveServer, name: str) -> float:
 
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
         text = response.read().decode()
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    found = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
     assert found, f"{name} missing from /metrics"
-    return float(found.group(1))
+    (value,) = found
+    return value
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cli_settings(settings: Settings, **changes: Any) -> Settings:
     """The CLI's own sandbox instance: starting it must not reap a running server's containers."""
-    return settings.replace(instance=f"cli-{os.getpid()}", **changes)
+    return settings.replace(node_id=f"cli-{os.getpid()}", **changes)
 
 
 # --------------------------------------------------------------------------- validate

@@ -60,7 +60,7 @@ def _handle(args: argparse.Namespace) -> int:
 
 async def _run(settings: Settings, submission: Submission) -> int:
     # Its own instance label: the reaper at start-up must not touch a running server's containers.
-    sandbox = Sandbox(settings.replace(pool_size=0, instance=f"cli-{os.getpid()}"))
+    sandbox = Sandbox(settings.replace(pool_size=0, node_id=f"cli-{os.getpid()}"))
     await sandbox.start()
     started = anyio.Event()
     try:

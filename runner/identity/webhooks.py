@@ -63,6 +63,12 @@ class DeliveryPolicy:
     abandon_after: timedelta = timedelta(days=3)
     keep_finished: timedelta = timedelta(days=7)
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed event is another node's: an attempt (a token request, then the
+        delivery) ends well before, and a node that died holding it frees it after."""
+        return timedelta(seconds=max(60.0, 4 * self.timeout_s))
+
     def retry_delay(self, attempts: int) -> float:
         """Exponential back-off with full jitter on the upper half: 10 s, 20 s, 40 s … 1 h."""
         base = min(self.max_retry_s, self.first_retry_s * 2.0 ** max(0, attempts - 1))
@@ -125,7 +131,8 @@ class Webhooks:
 
 class Dispatcher:
     """Delivers due outbox events, each by the deliverer of its type (webhooks, LTI scores);
-    ``wake`` after a commit makes new events go out at once."""
+    ``wake`` after a commit makes new events go out at once. Every node of a cluster runs one:
+    each claims its batch (``OutboxStore.claim``), so no event is delivered by two at once."""
 
     def __init__(
         self,
@@ -169,7 +176,7 @@ class Dispatcher:
             self._wake = anyio.Event()
 
     async def deliver_due(self) -> int:
-        events = await self.outbox.due(_now(), BATCH)
+        events = await self.outbox.claim(_now(), BATCH, self.policy.lease)
         async with anyio.create_task_group() as tasks:
             for event in events:
                 tasks.start_soon(self._deliver, event)

@@ -40,7 +40,7 @@ from runner.settings import Settings
 logger = logging.getLogger(__name__)
 
 LABEL = "decode-runner"
-INSTANCE_LABEL = "decode-runner.instance"
+NODE_LABEL = "decode-runner.node"
 SANDBOX_UID = "1000:1000"
 SECCOMP_PROFILE = Path(__file__).resolve().parents[2] / "sandbox_images" / "seccomp.json"
 # Docker's own masked paths, plus what tells a learner about the host: its memory, load, uptime,
@@ -218,7 +218,7 @@ class DockerAPI:
 
     async def list_ids(self) -> list[str]:
         client = await self.client()
-        label = f"{INSTANCE_LABEL}={self._settings.instance}"
+        label = f"{NODE_LABEL}={self._settings.node_id}"
         found = await self.call(client.api.containers, all=True, filters={"label": label})
         return [c["Id"] for c in found]
 
@@ -309,7 +309,7 @@ class DockerAPI:
             "hostname": "sandbox",
             "environment": {},
             "network_disabled": True,
-            "labels": {LABEL: "1", INSTANCE_LABEL: settings.instance},
+            "labels": {LABEL: "1", NODE_LABEL: settings.node_id},
             "host_config": host_config,
         }
 

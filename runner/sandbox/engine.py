@@ -58,7 +58,7 @@ class Sandbox:
         else:
             if removed:
                 logger.warning(
-                    "removed %d orphan container(s) of instance %r", removed, self.settings.instance
+                    "removed %d orphan container(s) of node %r", removed, self.settings.node_id
                 )
         self.pool.start(self._spawn)
 
@@ -77,7 +77,7 @@ class Sandbox:
             self.docker.close()
 
     async def reap(self) -> int:
-        """Remove every container of this instance left by an earlier process."""
+        """Remove every container of this node left by an earlier process."""
         ids = [
             i for i in await self.docker.list_ids() if i not in self._live and not self.pool.owns(i)
         ]

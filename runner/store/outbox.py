@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,20 +37,37 @@ class OutboxStore:
     def __init__(self, store: ProgressStore) -> None:
         self.store = store
 
-    async def due(self, now: datetime, limit: int) -> list[OutboxEvent]:
-        query = (
-            select(outbox)
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEvent]:
+        """Take up to ``limit`` due events for one delivery attempt each: their next attempt moves
+        ``lease`` ahead in the same transaction, so the other nodes' dispatchers skip them (and
+        PostgreSQL's SKIP LOCKED keeps two claims from waiting on each other). An attempt's outcome
+        sets the next attempt; a node that dies mid-delivery leaves its events due again once the
+        lease is over (at-least-once: receivers deduplicate by event id)."""
+        due = (
+            select(outbox.c.id)
             .where(outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # SQLite has one writer at a time: ignored there
         )
-        rows = await self.store.read("outbox_due", query, {})
-        return [
-            OutboxEvent(
-                r["id"], r["platform_id"], r["type"], r["body"], r["created_at"], r["attempts"]
-            )
-            for r in rows
-        ]
+        # One statement: SQLite runs a transaction's SELECT before its write lock is taken.
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()), outbox.c.next_attempt_at <= now)
+            .values(next_attempt_at=now + lease)
+            .returning(*outbox.c)
+        )
+
+        async def work(conn: AsyncConnection) -> list[OutboxEvent]:
+            rows = sorted((await conn.execute(claim)).mappings().all(), key=_created)
+            return [
+                OutboxEvent(
+                    r["id"], r["platform_id"], r["type"], r["body"], r["created_at"], r["attempts"]
+                )
+                for r in rows
+            ]
+
+        return await self.store.write("outbox_claim", work)
 
     async def next_due(self) -> datetime | None:
         rows = await self.store.read(
@@ -117,3 +135,7 @@ class OutboxStore:
             return int((await conn.execute(delete(outbox).where(finished))).rowcount or 0)
 
         return await self.store.write("outbox_purge", work)
+
+
+def _created(row: Any) -> tuple[datetime, str]:
+    return (row["created_at"], row["id"])

@@ -157,6 +157,11 @@ class ProgressStore:
         self._engine: AsyncEngine | None = None
 
     @property
+    def url(self) -> str:
+        """The database's URL, with its driver (another process or node opens the same one)."""
+        return self._url.render_as_string(hide_password=False)
+
+    @property
     def is_sqlite(self) -> bool:
         return self._url.get_backend_name() == "sqlite"
 

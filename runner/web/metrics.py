@@ -1,19 +1,38 @@
-"""Prometheus metrics, written as text exposition 0.0.4 by hand.
+"""Prometheus metrics of one app: the counters kept here, the gauges read at scrape time, every
+sample labelled with the node id so that the nodes of a cluster stay apart once scraped.
 
-prometheus-client is not used: its process-global registry clashes with several apps per process
-(tests), and these few families are simpler to write than to configure.
+Each ``Metrics`` owns a ``prometheus_client.CollectorRegistry``, never the process-global one: two
+apps in one process (tests) keep separate counts, and the library's default process/GC collectors
+stay out. prometheus-client writes the text exposition, escaping included. The families come from
+custom collectors rather than the library's ``Counter``/``Histogram``, which add ``_created``
+samples that can only be switched off for the whole process.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+DEFAULT_NODE = "default"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+NODE_LABEL = "node"
 
 
 @dataclass
 class _Histogram:
+    """Cumulative bucket counts, as the exposition wants them."""
+
     buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     total: float = 0.0
     count: int = 0
@@ -24,6 +43,10 @@ class _Histogram:
                 self.buckets[i] += 1
         self.total += value
         self.count += 1
+
+    def exposed(self) -> list[tuple[str, float]]:
+        bounds = [repr(float(bound)) for bound in DURATION_BUCKETS]  # "1.0", as the library writes
+        return [*zip(bounds, self.buckets, strict=True), ("+Inf", self.count)]
 
 
 @dataclass(frozen=True)
@@ -38,84 +61,130 @@ class Gauges:
     webhook_failures: int = 0
 
 
-class Metrics:
-    """Counters kept by the server; ``render`` adds the gauges read at scrape time."""
+@dataclass
+class _Counts:
+    runs: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)
+    durations: dict[tuple[str, str], _Histogram] = field(default_factory=dict)
 
-    def __init__(self) -> None:
-        self.runs: Counter[tuple[str, str, str]] = Counter()
-        self.rejections: Counter[str] = Counter()
-        self.durations: dict[tuple[str, str], _Histogram] = {}
+
+class _CountsCollector(Collector):
+    """The node's identity and the counts kept since the app started."""
+
+    def __init__(self, counts: _Counts, node: str) -> None:
+        self._counts = counts
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node = self._node
+        info = GaugeMetricFamily(
+            "decode_node_info", "The node serving this endpoint (always 1).", labels=[NODE_LABEL]
+        )
+        info.add_metric([node], 1)
+        yield info
+        runs = CounterMetricFamily(
+            "decode_runs_total",
+            "Submissions ended, by outcome status.",
+            labels=["language", "mode", "status", NODE_LABEL],
+        )
+        for (language, mode, status), n in sorted(self._counts.runs.items()):
+            runs.add_metric([language, mode, status, node], n)
+        yield runs
+        rejections = CounterMetricFamily(
+            "decode_rejections_total",
+            "Refused client requests, by code.",
+            labels=["code", NODE_LABEL],
+        )
+        for code, n in sorted(self._counts.rejections.items()):
+            rejections.add_metric([code, node], n)
+        yield rejections
+        durations = HistogramMetricFamily(
+            "decode_run_duration_seconds",
+            "Wall time of submissions in the sandbox.",
+            labels=["language", "mode", NODE_LABEL],
+        )
+        for (language, mode), hist in sorted(self._counts.durations.items()):
+            durations.add_metric([language, mode, node], hist.exposed(), hist.total)
+        yield durations
+
+
+class _GaugesCollector(Collector):
+    """The values read at scrape time: ``snapshot`` is set only while ``Metrics.render`` runs."""
+
+    def __init__(self, node: str) -> None:
+        self._node = node
+        self.snapshot: Gauges | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        # Names only, for the registry's duplicate check, whether or not a scrape is under way.
+        return _gauge_families(Gauges(0, 0, 0, {}), self._node)
+
+    def collect(self) -> Iterator[Metric]:
+        if self.snapshot is not None:
+            yield from _gauge_families(self.snapshot, self._node)
+
+
+def _gauge_families(gauges: Gauges, node: str) -> Iterator[Metric]:
+    for name, value, text in (
+        ("decode_queue_length", gauges.queue_length, "Submissions waiting for a sandbox."),
+        ("decode_sandboxes_busy", gauges.sandboxes_busy, "Sandboxes running a submission."),
+        ("decode_connections", gauges.connections, "Open WebSocket connections."),
+        ("decode_outbox_pending", gauges.outbox_pending, "Webhook events not yet delivered."),
+        (
+            "decode_outbox_abandoned",
+            gauges.outbox_abandoned,
+            "Webhook events given up on (kept for outbox_keep_days).",
+        ),
+    ):
+        gauge = GaugeMetricFamily(name, text, labels=[NODE_LABEL])
+        gauge.add_metric([node], value)
+        yield gauge
+    for name, value, text in (
+        ("decode_webhooks_delivered_total", gauges.webhooks_delivered, "Events delivered."),
+        (
+            "decode_webhook_failures_total",
+            gauges.webhook_failures,
+            "Failed delivery attempts (each is retried until abandoned).",
+        ),
+    ):
+        counter = CounterMetricFamily(name, text, labels=[NODE_LABEL])
+        counter.add_metric([node], value)
+        yield counter
+    pool = GaugeMetricFamily(
+        "decode_pool_ready",
+        "Warm containers waiting, by language.",
+        labels=["language", NODE_LABEL],
+    )
+    for language, ready in sorted(gauges.pool_ready.items()):
+        pool.add_metric([language, node], ready)
+    yield pool
+
+
+class Metrics:
+    """Counters kept by the server in a registry of its own; ``render`` adds the gauges read at
+    scrape time. Every sample carries ``node="<node>"``."""
+
+    def __init__(self, node: str = DEFAULT_NODE) -> None:
+        if not node:
+            raise ValueError("the node id labelling the metrics must not be empty")
+        self.node = node
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._counts = _Counts()
+        self._gauges = _GaugesCollector(node)
+        self.registry.register(_CountsCollector(self._counts, node))
+        self.registry.register(self._gauges)
 
     def observe_run(self, language: str, mode: str, status: str, duration_s: float) -> None:
-        self.runs[(language, mode, status)] += 1
-        self.durations.setdefault((language, mode), _Histogram()).observe(duration_s)
+        self._counts.runs[(language, mode, status)] += 1
+        self._counts.durations.setdefault((language, mode), _Histogram()).observe(duration_s)
 
     def reject(self, code: str) -> None:
-        self.rejections[code] += 1
+        self._counts.rejections[code] += 1
 
     def render(self, gauges: Gauges) -> str:
-        lines = _header("decode_runs_total", "counter", "Submissions ended, by outcome status.")
-        for (language, mode, status), n in sorted(self.runs.items()):
-            lines.append(
-                f"decode_runs_total{_labels(language=language, mode=mode, status=status)} {n}"
-            )
-        lines += _header("decode_rejections_total", "counter", "Refused client requests, by code.")
-        for code, n in sorted(self.rejections.items()):
-            lines.append(f"decode_rejections_total{_labels(code=code)} {n}")
-        lines += self._render_durations()
-        for name, value, text in (
-            ("decode_queue_length", gauges.queue_length, "Submissions waiting for a sandbox."),
-            ("decode_sandboxes_busy", gauges.sandboxes_busy, "Sandboxes running a submission."),
-            ("decode_connections", gauges.connections, "Open WebSocket connections."),
-            ("decode_outbox_pending", gauges.outbox_pending, "Webhook events not yet delivered."),
-            (
-                "decode_outbox_abandoned",
-                gauges.outbox_abandoned,
-                "Webhook events given up on (kept for outbox_keep_days).",
-            ),
-        ):
-            lines += _header(name, "gauge", text)
-            lines.append(f"{name} {value}")
-        for name, value, text in (
-            ("decode_webhooks_delivered_total", gauges.webhooks_delivered, "Events delivered."),
-            (
-                "decode_webhook_failures_total",
-                gauges.webhook_failures,
-                "Failed delivery attempts (each is retried until abandoned).",
-            ),
-        ):
-            lines += _header(name, "counter", text)
-            lines.append(f"{name} {value}")
-        lines += _header("decode_pool_ready", "gauge", "Warm containers waiting, by language.")
-        for language, ready in sorted(gauges.pool_ready.items()):
-            lines.append(f"decode_pool_ready{_labels(language=language)} {ready}")
-        return "\n".join(lines) + "\n"
-
-    def _render_durations(self) -> list[str]:
-        name = "decode_run_duration_seconds"
-        lines = _header(name, "histogram", "Wall time of submissions in the sandbox.")
-        for (language, mode), hist in sorted(self.durations.items()):
-            for bound, n in zip(DURATION_BUCKETS, hist.buckets, strict=True):
-                labels = _labels(language=language, mode=mode, le=_number(bound))
-                lines.append(f"{name}_bucket{labels} {n}")
-            labels = _labels(language=language, mode=mode, le="+Inf")
-            lines.append(f"{name}_bucket{labels} {hist.count}")
-            plain = _labels(language=language, mode=mode)
-            lines.append(f"{name}_sum{plain} {_number(hist.total)}")
-            lines.append(f"{name}_count{plain} {hist.count}")
-        return lines
-
-
-def _header(name: str, kind: str, text: str) -> list[str]:
-    return [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-
-
-def _labels(**labels: str) -> str:
-    def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-    return "{" + ",".join(f'{key}="{escape(value)}"' for key, value in labels.items()) + "}"
-
-
-def _number(value: float) -> str:
-    return repr(float(value))
+        """The text exposition (``CONTENT_TYPE``) of every family, with ``gauges`` as read now."""
+        self._gauges.snapshot = gauges
+        try:
+            return generate_latest(self.registry).decode()
+        finally:
+            self._gauges.snapshot = None

@@ -59,7 +59,7 @@ class Runtime:
         self.ip_rate_limiter = RateLimiter(settings.ip_rate_per_minute)
         self.ip_new_learners = RateLimiter(settings.ip_new_learners_per_minute)
         self.ip_connections = ConnectionCounter(settings.ip_max_connections)
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.node_id)
         self.catalog: Catalog | None = None
         self.jobs: set[Job] = set()
         self.connections = 0
