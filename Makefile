@@ -34,7 +34,15 @@ bench: setup web
 soak: setup
 	$(PY) -m bench.soak
 
-.PHONY: seed-demo bench-dashboard
+.PHONY: seed-demo bench-dashboard cluster cluster-stop
+
+# PostgreSQL, 2 runner nodes and HAProxy on loopback (docs/deployment.md); prints the URL.
+cluster: setup web
+	scripts/bootstrap --postgres --haproxy --no-images
+	$(VENV)/bin/decode-runner cluster up
+
+cluster-stop:
+	$(VENV)/bin/decode-runner cluster down
 
 # A MOOC-sized dataset (12,000 learners, ~6.2 M attempts) in DECODE_DATABASE_URL, or data/demo.sqlite3.
 seed-demo: setup

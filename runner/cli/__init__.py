@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "runner.cli.platforms",
     "runner.cli.lti",
     "runner.cli.trainers",
+    "runner.cli.cluster",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import logging
 import re
 import socket
@@ -99,6 +100,18 @@ def redact_credentials() -> None:
         logging.getLogger(name).addFilter(RedactCredentials())
 
 
+def log_config(node: str) -> dict[str, Any]:
+    """uvicorn's logging, each line starting with ``[node <id>]``: a cluster's gathered logs say
+    which node wrote each line. The root handler (the runner's own loggers) gets the same."""
+    tag = "[node " + node.replace("%", "%%") + "]"
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for formatter in config["formatters"].values():
+        formatter["fmt"] = formatter["fmt"].replace("%(levelprefix)s ", f"%(levelprefix)s {tag} ", 1)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(f"%(levelname)s {tag} %(name)s: %(message)s"))
+    return config
+
+
 def serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     try:
@@ -120,6 +133,7 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_frame_bytes,
         log_level=settings.log_level,
         lifespan="on",
+        log_config=log_config(settings.node_id),
         http=bounded_head_protocol(settings.header_timeout_s),
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,

@@ -287,7 +287,7 @@ async def progress(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     body = await runtime_of(request).health()
-    return json_response(body, status=503 if body["failing"] else 200)
+    return json_response(body, status=503 if body["failing"] or body["draining"] else 200)
 
 
 async def metrics(request: Request) -> Response:

@@ -149,8 +149,13 @@ class Runtime:
             if not ok
         ]
         degraded = ["database"] if slow else []
+        if self.draining:  # a load balancer sends no new client here (HAProxy: deploy/)
+            status = "draining"
+        else:
+            status = "unavailable" if failing else "degraded" if degraded else "ok"
         return {
-            "status": "unavailable" if failing else "degraded" if degraded else "ok",
+            "status": status,
+            "draining": self.draining,
             "engine": bool(sandbox.get("engine")),
             "images": images,
             "database": database,
