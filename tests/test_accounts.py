@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
+from sqlalchemy import func, select
 
 from runner.store import (
     AccountStore,
@@ -16,6 +17,7 @@ from runner.store import (
     ProgressStore,
     SessionKind,
 )
+from runner.store.tables import submissions
 
 pytestmark = pytest.mark.anyio
 
@@ -141,7 +143,7 @@ async def test_export_then_erase_forgets_the_learner(store: ProgressStore) -> No
     alice = await accounts.account("mooc", "alice")
     bob = await accounts.account("mooc", "bob")
     await accounts.open_session(alice, SessionKind.SESSION, HOUR)
-    await store.record_attempt(alice.learner, "ex1", "print('alice')", alice)
+    await store.record_attempt(alice.learner, "ex1", "print('alice')", alice, submission="s-alice1")
     await store.record_attempt(bob.learner, "ex1", "print('bob')", bob)
     exported = await accounts.export(alice)
     assert exported["sub"] == "alice"
@@ -156,6 +158,9 @@ async def test_export_then_erase_forgets_the_learner(store: ProgressStore) -> No
     assert [c.subject for c in await accounts.changes("mooc", 0, 10)] == ["bob"]
     reborn = await accounts.account("mooc", "alice")
     assert reborn.learner != alice.learner
+    async with store.engine.connect() as conn:  # the submission ids went with the learner
+        left = select(func.count()).select_from(submissions)
+        assert (await conn.execute(left)).scalar() == 0
 
 
 async def test_platform_without_webhook_has_a_feed_but_no_events(store: ProgressStore) -> None:

@@ -214,3 +214,51 @@ async def test_store_counts_checks_and_runs_apart(store: ProgressStore) -> None:
     await store.record_attempt(LEARNER, "ex", "b", check=False)
     counted = await store.record_attempt(LEARNER, "ex", "c", check=True)
     assert (counted.attempts, counted.checks, counted.runs) == (3, 1, 2)
+
+
+async def test_a_submission_sent_again_is_counted_once(store: ProgressStore) -> None:
+    """A client resends a submission (same id) after the node under it died: its attempt and
+    its result are recorded once, whichever node runs it again; another id counts anew."""
+    from sqlalchemy import func, select
+
+    from runner.store.attempts import AttemptLog
+    from runner.store.tables import attempts
+
+    log = AttemptLog("ex", "check", 40, "passed", "print(1)", 3, 3)
+    for _ in range(3):  # the first node, then two resends
+        await store.record_attempt(LEARNER, "ex", "print(1)", submission="sub-0001")
+        await store.record_result(LEARNER, "ex", 3, 3, None, log, submission="sub-0001")
+    await store.record_attempt(LEARNER, "ex", "print(2)", submission="sub-0002")
+    await store.record_attempt(
+        OTHER, "ex", "print(1)", submission="sub-0001"
+    )  # ids are per learner
+    progress = await store.get(LEARNER, "ex")
+    assert (progress.attempts, progress.checks, progress.solved) == (2, 2, True)
+    assert (await store.get(OTHER, "ex")).attempts == 1
+    async with store.engine.connect() as conn:
+        count = select(func.count()).select_from(attempts).where(attempts.c.learner_id == LEARNER)
+        assert (await conn.execute(count)).scalar() == 1  # one log row for sub-0001
+
+
+async def test_the_same_submission_at_once_on_two_nodes_counts_once(store: ProgressStore) -> None:
+    """Two nodes record the same new id at the same moment: the primary key refuses the second
+    insert, the write retries and finds it."""
+    other = ProgressStore(store.url)
+    await other.open()
+    try:
+        async with anyio.create_task_group() as tasks:
+            for node in (store, other, store, other):
+                tasks.start_soon(node.record_attempt, LEARNER, "ex", "x", None, True, "same-id-1")
+        assert (await store.get(LEARNER, "ex")).attempts == 1
+    finally:
+        await other.close()
+
+
+async def test_submission_ids_are_purged_after_their_keep(store: ProgressStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    await store.record_attempt(LEARNER, "ex", "x", submission="old-sub-1")
+    assert await store.purge_submissions(datetime.now(UTC) - timedelta(days=2)) == 0
+    assert await store.purge_submissions(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    await store.record_attempt(LEARNER, "ex", "x", submission="old-sub-1")  # forgotten: counted
+    assert (await store.get(LEARNER, "ex")).attempts == 2

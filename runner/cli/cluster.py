@@ -10,6 +10,7 @@ the same ``LocalCluster``. Production runs each piece under systemd: ``deploy/sy
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pwd
@@ -92,8 +93,18 @@ class LocalPostgres:
         log = self.datadir / "server.log"
         # The server inherits pg_ctl's stdout: no pipe, or run() would wait for the server.
         subprocess.run(
-            [*self.as_user, self.pg_ctl, "-D", str(self.datadir), "-o", options, "-l", str(log)]
-            + ["-w", "start"],
+            [
+                *self.as_user,
+                self.pg_ctl,
+                "-D",
+                str(self.datadir),
+                "-o",
+                options,
+                "-l",
+                str(log),
+                "-w",
+                "start",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -291,7 +302,9 @@ class LocalCluster:
             "postgres": {"datadir": str(self.workdir / "postgres"), "port": self.postgres.port}
             if self.postgres
             else None,
-            "nodes": {n.name: {"pid": n.pid, "port": n.port, "log": str(n.log)} for n in self.members},
+            "nodes": {
+                n.name: {"pid": n.pid, "port": n.port, "log": str(n.log)} for n in self.members
+            },
             "haproxy": {"pid": self.haproxy_pid, "log": str(self.workdir / "haproxy.log")},
         }
         (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
@@ -302,10 +315,8 @@ class LocalCluster:
         for node in self.members:
             stop_pid(node.pid, signal.SIGTERM)
         if self.postgres is not None:
-            try:
+            with contextlib.suppress(ClusterError):
                 self.postgres.stop("fast")
-            except ClusterError:
-                pass
 
 
 def stop_pid(pid: int, sig: int, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -328,10 +339,8 @@ def stop_pid(pid: int, sig: int, timeout: float = STOP_TIMEOUT_S) -> None:
             except ProcessLookupError:
                 return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # ---------------------------------------------------------------------------- the command

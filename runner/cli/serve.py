@@ -106,7 +106,9 @@ def log_config(node: str) -> dict[str, Any]:
     tag = "[node " + node.replace("%", "%%") + "]"
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     for formatter in config["formatters"].values():
-        formatter["fmt"] = formatter["fmt"].replace("%(levelprefix)s ", f"%(levelprefix)s {tag} ", 1)
+        formatter["fmt"] = formatter["fmt"].replace(
+            "%(levelprefix)s ", f"%(levelprefix)s {tag} ", 1
+        )
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter(f"%(levelname)s {tag} %(name)s: %(message)s"))
     return config

@@ -26,6 +26,7 @@ from runner.store.tables import (
     progress,
     progress_changes,
     sessions,
+    submissions,
     used_tokens,
 )
 
@@ -266,6 +267,9 @@ class AccountStore:
                 )
             await conn.execute(delete(progress).where(progress.c.learner_id == account.learner))
             await conn.execute(delete(attempts).where(attempts.c.learner_id == account.learner))
+            await conn.execute(
+                delete(submissions).where(submissions.c.learner_id == account.learner)
+            )
             await conn.execute(delete(accounts).where(accounts.c.learner_id == account.learner))
             await conn.execute(delete(learners).where(learners.c.id == account.learner))
 

@@ -6,11 +6,22 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Update, bindparam, case, event, func, select, text, update
+from sqlalchemy import (
+    Integer,
+    Update,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -19,12 +30,13 @@ from runner.store import revisions
 from runner.store.attempts import AttemptLog, insert_attempt
 from runner.store.changes import Account, track_change
 from runner.store.grades import is_lti, record_grade
-from runner.store.tables import UTCDateTime, learners, progress, server_secrets
+from runner.store.tables import UTCDateTime, learners, progress, server_secrets, submissions
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SUBMISSION_KEEP = timedelta(days=2)  # a client's submission ids are forgotten after this long
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # Alembic's one-row table exists once migrated; the statement is portable (SQLite, PostgreSQL).
 _TOUCH = text("UPDATE alembic_version SET version_num = version_num")
@@ -249,20 +261,30 @@ class ProgressStore:
         code: str,
         account: Account | None = None,
         check: bool = True,
+        submission: str | None = None,
     ) -> ExerciseProgress:
         """Count one submission, a check (``checks``, the page's "Essais") or a run (``runs``,
         "Exécutions"); both count in ``attempts``. Keep its code.
 
         With an ``account``, the change gets its platform's next sequence number and its webhook
-        event, in the same transaction (so does every progress change below)."""
-        return await self._upsert(
-            "record_attempt",
-            _RECORD_CHECK if check else _RECORD_RUN,
-            learner,
-            exercise,
-            account,
-            code=code,
-        )
+        event, in the same transaction (so does every progress change below). A ``submission``
+        id already recorded for this learner is the same submission sent again (after a node
+        died under it): not counted again."""
+        now = _now()
+        statement = _RECORD_CHECK if check else _RECORD_RUN
+
+        async def write(conn: AsyncConnection) -> ExerciseProgress:
+            if submission is not None and not await _first_sight(
+                conn, learner, exercise, submission, now
+            ):
+                row = await conn.execute(_GET, {"learner": learner, "exercise": exercise})
+                found = row.mappings().first()
+                return progress_of(dict(found)) if found else ExerciseProgress(exercise)
+            return await self._apply(
+                conn, "record_attempt", statement, learner, exercise, account, now, {"code": code}
+            )
+
+        return await self.write("record_attempt", write)
 
     async def record_solved(
         self, learner: str, exercise: str, account: Account | None = None
@@ -314,10 +336,12 @@ class ProgressStore:
         total: int,
         account: Account | None = None,
         log: AttemptLog | None = None,
+        submission: str | None = None,
     ) -> ExerciseProgress:
         """A finished check: solved when every test passed (the first time, with how many checks
         and how long it took); its row in the attempt log; for an LMS learner (LTI), a score for
-        each line item. One transaction."""
+        each line item. One transaction. The result of a ``submission`` id whose result is
+        already recorded (the same submission, sent again) adds no log row and no score."""
         now = _now()
         params = {"learner": learner, "exercise": exercise, "now": now}
 
@@ -331,6 +355,8 @@ class ProgressStore:
             else:
                 row = (await conn.execute(_GET, params)).mappings().first()
                 result = progress_of(dict(row)) if row else ExerciseProgress(exercise)
+            if submission is not None and not await _first_result(conn, learner, submission, now):
+                return result
             if log is not None:
                 await _ensure_learner(conn, learner)
                 await insert_attempt(conn, learner, log, now)
@@ -348,6 +374,15 @@ class ProgressStore:
             await insert_attempt(conn, learner, log, _now())
 
         await self.write("log_attempt", write)
+
+    async def purge_submissions(self, before: datetime) -> int:
+        """Forget submission ids older than ``before`` (nobody resends a submission that late)."""
+
+        async def work(conn: AsyncConnection) -> int:
+            gone = await conn.execute(delete(submissions).where(submissions.c.created_at < before))
+            return int(gone.rowcount or 0)
+
+        return await self.write("purge_submissions", work)
 
     async def record_opened(self, learner: str, exercise: str) -> None:
         """The first time a learner opens an exercise (the funnel's first step)."""
@@ -419,6 +454,37 @@ def _change(
 async def _hints_before(conn: AsyncConnection, params: dict[str, Any]) -> int:
     row = (await conn.execute(_GET, params)).mappings().first()
     return int(row["hints_revealed"]) if row is not None else 0
+
+
+async def _first_sight(
+    conn: AsyncConnection, learner: str, exercise: str, submission: str, now: datetime
+) -> bool:
+    """Record the submission id; False when it was already recorded (a concurrent insert of the
+    same id fails on the primary key, and ``write`` retries: then it is found)."""
+    mine = (submissions.c.learner_id == learner) & (submissions.c.submission_id == submission)
+    if (await conn.execute(select(submissions.c.learner_id).where(mine))).first() is not None:
+        return False
+    await _ensure_learner(conn, learner)
+    await conn.execute(
+        submissions.insert().values(
+            learner_id=learner, submission_id=submission, exercise_id=exercise, created_at=now
+        )
+    )
+    return True
+
+
+async def _first_result(
+    conn: AsyncConnection, learner: str, submission: str, now: datetime
+) -> bool:
+    """Mark the submission's result recorded; False when it already was. An id the attempt
+    could not record (the database was down then) counts as a first result."""
+    mine = (submissions.c.learner_id == learner) & (submissions.c.submission_id == submission)
+    marked = await conn.execute(
+        update(submissions).where(mine & submissions.c.result_at.is_(None)).values(result_at=now)
+    )
+    if marked.rowcount:
+        return True
+    return (await conn.execute(select(submissions.c.learner_id).where(mine))).first() is None
 
 
 async def _ensure_learner(conn: AsyncConnection, learner: str) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 
 LEARNER_ID_LENGTH = 32
 EXERCISE_ID_LENGTH = 200
+SUBMISSION_ID_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -336,4 +337,23 @@ trainer_sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# Submission ids a client chose (the `run` message's `submission`, docs/protocol.md): sent again,
+# after a node died under it, the submission is not counted twice and its result is recorded once.
+# Kept SUBMISSION_KEEP (two days), then purged; they go with their learner.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column(
+        "learner_id",
+        String(LEARNER_ID_LENGTH),
+        ForeignKey("learners.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("submission_id", String(SUBMISSION_ID_LENGTH), primary_key=True),
+    Column("exercise_id", String(EXERCISE_ID_LENGTH), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("result_at", UTCDateTime(), nullable=True),
+    Index("ix_submissions_created", "created_at"),
 )

@@ -33,6 +33,7 @@ from runner.store import (
     ProgressStore,
     StoreError,
 )
+from runner.store.store import SUBMISSION_KEEP
 from runner.store.trainers import TrainerStore
 from runner.web import api, launch, lti, pages, platform_api, trainer
 from runner.web.api import ApiError, json_response
@@ -101,7 +102,15 @@ def build_runtime(settings: Settings, outbound: Outbound) -> Runtime:
     async def purge_attempt_code() -> int:
         return await AttemptStore(store).purge_code(datetime.now(UTC) - code_days)
 
-    maintenance = (lti.store.purge_expired, TrainerStore(store).purge_expired, purge_attempt_code)
+    async def purge_submissions() -> int:
+        return await store.purge_submissions(datetime.now(UTC) - SUBMISSION_KEEP)
+
+    maintenance = (
+        lti.store.purge_expired,
+        TrainerStore(store).purge_expired,
+        purge_attempt_code,
+        purge_submissions,
+    )
     dispatcher = Dispatcher(OutboxStore(store), accounts, policy, deliverers, maintenance)
     return Runtime(
         settings,

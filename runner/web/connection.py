@@ -291,7 +291,15 @@ class Connection:
         exercise = self.runtime.require_catalog().get(request.exercise)
         if exercise is None:
             raise ProtocolError(ErrorCode.UNKNOWN_EXERCISE, f"no exercise {request.exercise!r}")
-        job = Job(self.runtime, self.learner, exercise, request.code, Mode(request.mode), self.send)
+        job = Job(
+            self.runtime,
+            self.learner,
+            exercise,
+            request.code,
+            Mode(request.mode),
+            self.send,
+            request.submission,
+        )
         self.job = job
         assert self._tasks is not None
         self._tasks.start_soon(job.run)

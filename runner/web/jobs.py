@@ -58,8 +58,10 @@ class Job:
         code: str,
         mode: Mode,
         send: Send,
+        submission: str | None = None,
     ) -> None:
         self.runtime = runtime
+        self.submission = submission  # the client's id: sent again, counted once
         self.learner = learner
         self.exercise = exercise
         self.code = code
@@ -287,6 +289,7 @@ class Job:
                     self.code,
                     self.learner.account,
                     check=self.mode is Mode.CHECK,
+                    submission=self.submission,
                 )
             except StoreError:
                 logger.exception("progress not recorded (attempt) for %s", self.exercise.id)
@@ -313,7 +316,13 @@ class Job:
             try:
                 log = check_log(exercise_id, self.code, summary, self._results)
                 result = await store.record_result(
-                    self.learner.id, exercise_id, passed, summary.total, self.learner.account, log
+                    self.learner.id,
+                    exercise_id,
+                    passed,
+                    summary.total,
+                    self.learner.account,
+                    log,
+                    self.submission,
                 )
                 self._changed()
             except StoreError:

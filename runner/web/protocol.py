@@ -78,6 +78,9 @@ class RunRequest:
     exercise: str
     code: str
     mode: Mode
+    # The client's own id for this submission: sent again (after a failover), it is not counted
+    # twice and its result is recorded once.
+    submission: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,12 @@ def _message(document: dict[str, Any], max_code_bytes: int) -> ClientMessage:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE, f"code is {size} bytes", limit=max_code_bytes // 1024
             )
-        return RunRequest(document["exercise"], document["code"], Mode(document["mode"]))
+        return RunRequest(
+            document["exercise"],
+            document["code"],
+            Mode(document["mode"]),
+            document.get("submission"),
+        )
     if kind == "stdin":
         _utf8_size(document["data"])
         return StdinData(document["data"])
