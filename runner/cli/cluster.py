@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -175,7 +176,10 @@ class LocalCluster:
             raise ClusterError("HAProxy is not installed (scripts/bootstrap --haproxy)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(exist_ok=True)
-        self.postgres = LocalPostgres(self.workdir / "postgres", free_port())
+        # Its own temporary folder: as root, initdb runs as `postgres`, which may not traverse
+        # the work folder (pytest's are private).
+        datadir = Path(tempfile.mkdtemp(prefix="decode-cluster-pg-"))
+        self.postgres = LocalPostgres(datadir, free_port())
         self.postgres.init()
         self.postgres.start()
         self.database_url = self.postgres.create_database(DATABASE)
@@ -275,7 +279,9 @@ class LocalCluster:
         return b"".join(chunks).decode()
 
     def server_states(self) -> dict[str, str]:
-        """Each node's state as HAProxy's health checks see it (UP, DOWN, …)."""
+        """Each node's state as HAProxy's health checks see it (UP, DOWN, …), by node name
+        (deploy/haproxy.cfg calls the i-th node ``node<i>``)."""
+        names = {f"node{i}": node.name for i, node in enumerate(self.members, start=1)}
         states: dict[str, str] = {}
         try:
             lines = self.admin("show stat").splitlines()
@@ -285,7 +291,7 @@ class LocalCluster:
         for line in lines[1:]:
             row = dict(zip(header, line.split(","), strict=False))
             if row.get("pxname") == "runners" and row.get("svname") not in ("BACKEND", None):
-                states[str(row["svname"])] = row.get("status", "")
+                states[names.get(str(row["svname"]), str(row["svname"]))] = row.get("status", "")
         return states
 
     def backends_up(self) -> int:
@@ -299,7 +305,7 @@ class LocalCluster:
         state = {
             "url": self.url,
             "database_url": self.database_url,
-            "postgres": {"datadir": str(self.workdir / "postgres"), "port": self.postgres.port}
+            "postgres": {"datadir": str(self.postgres.datadir), "port": self.postgres.port}
             if self.postgres
             else None,
             "nodes": {
@@ -317,6 +323,7 @@ class LocalCluster:
         if self.postgres is not None:
             with contextlib.suppress(ClusterError):
                 self.postgres.stop("fast")
+            shutil.rmtree(self.postgres.datadir, ignore_errors=True)
 
 
 def stop_pid(pid: int, sig: int, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -396,6 +403,7 @@ def down(workdir: Path) -> int:
             postgres.stop("fast")
         except ClusterError as exc:
             print(f"cluster: {exc}", file=sys.stderr)
+        shutil.rmtree(postgres.datadir, ignore_errors=True)
     state_file.unlink()
     print("Cluster stopped.")
     return 0

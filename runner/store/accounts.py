@@ -101,7 +101,7 @@ class AccountStore:
                 )
         except IntegrityError:
             return False
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's connect
             raise StoreError("use_token_id", str(exc)) from exc
         return True
 

@@ -185,7 +185,9 @@ class ProgressStore:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError("open", f"cannot create {folder}: {exc.strerror}") from exc
-        self._engine = create_async_engine(self._url)
+        # PostgreSQL restarted (a failover, an upgrade): a pooled connection is tested before use
+        # and replaced, so the first writes after it are not lost to dead connections.
+        self._engine = create_async_engine(self._url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
         await self.migrate()
@@ -195,7 +197,7 @@ class ProgressStore:
         try:
             async with self.engine.begin() as conn:
                 await conn.run_sync(revisions.upgrade)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's connect
             raise StoreError("migrate", str(exc)) from exc
 
     async def close(self) -> None:
@@ -426,6 +428,8 @@ class ProgressStore:
                     raise StoreError(operation, str(exc)) from exc
             except SQLAlchemyError as exc:
                 raise StoreError(operation, str(exc)) from exc
+            except OSError as exc:  # asyncpg's connect: a server down or restarting
+                raise StoreError(operation, f"database unreachable: {exc}") from exc
         raise AssertionError("unreachable")
 
     async def read(
@@ -437,6 +441,8 @@ class ProgressStore:
                 return [dict(row._mapping) for row in result]
         except SQLAlchemyError as exc:
             raise StoreError(operation, str(exc)) from exc
+        except OSError as exc:  # asyncpg's connect: a server down or restarting
+            raise StoreError(operation, f"database unreachable: {exc}") from exc
 
 
 def _change(
