@@ -27,8 +27,11 @@ test-fast:
 	scripts/bootstrap --no-images
 	$(PY) -m pytest -m "not docker and not browser and not postgres and not server"
 
+# The single-node figures (bench/results/bench.json), then the cluster row: 2 nodes against 1
+# behind HAProxy, with the sizing figures of docs/deployment.md (bench/results/cluster.json).
 bench: setup web
-	$(PY) -m bench
+	scripts/bootstrap --postgres --haproxy --no-images
+	$(PY) -m bench; status=$$?; $(PY) -m bench.cluster || exit 1; exit $$status
 
 # Ten minutes at moderate load with hostile clients mixed in: RSS, fds, containers (not in test).
 soak: setup
