@@ -12,7 +12,13 @@ import pytest
 from runner.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["fixtures_server", "fixtures_platform", "fixtures_postgres", "fixtures_lti"]
+pytest_plugins = [
+    "fixtures_server",
+    "fixtures_platform",
+    "fixtures_postgres",
+    "fixtures_lti",
+    "fixtures_cluster",
+]
 
 
 @pytest.fixture(scope="session")

@@ -10,28 +10,34 @@ Client addresses other than 127.0.0.1 (127.0.0.2 …, all loopback) stand for ot
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from fixtures_cluster import (
+    IP_CONNECTIONS,
+    IP_REQUESTS_10S,
+    WAIT_S,
+    connected_node,
+    wait_for,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from runner.cli.cluster import LocalCluster, free_port
+from runner.cli.cluster import LocalCluster
 from runner.store.tables import attempts, progress
 
 pytestmark = [
+    pytest.mark.usefixtures("whole_cluster"),
     pytest.mark.anyio,
     pytest.mark.server,
     pytest.mark.postgres,
@@ -43,59 +49,8 @@ EXERCISE = "bonjour-prenom"  # Python, 3 tests
 SOLUTION = 'prenom = input()\nprint("Bonjour, " + prenom + " !")'
 SLOW_SOLUTION = "import time\ntime.sleep(2)\n" + SOLUTION  # 6 s: 3 tests
 BUSY_SOLUTION = "import time\ntime.sleep(0.3)\n" + SOLUTION
-IP_CONNECTIONS = 150  # HAProxy's cap per client address in this cluster
-IP_REQUESTS_10S = 600
 RESEND_PAUSE_S = 0.2
-WAIT_S = 90.0
 PROGRESS_WAIT_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
-        pytest.skip("HAProxy is not installed (scripts/bootstrap --haproxy)")
-    local = LocalCluster(
-        tmp_path_factory.mktemp("cluster"),
-        port=free_port(),
-        node_prefix=f"t{uuid.uuid4().hex[:6]}-",
-        ip_connections=IP_CONNECTIONS,
-        ip_requests_10s=IP_REQUESTS_10S,
-        node_env={
-            "DECODE_POOL_SIZE": "1",
-            "DECODE_SHUTDOWN_GRACE_S": "30",
-            # HAProxy holds the per-address limits here; the nodes' own are per node.
-            "DECODE_IP_RATE_PER_MINUTE": "0",
-            "DECODE_IP_MAX_CONNECTIONS": "0",
-            "DECODE_IP_NEW_LEARNERS_PER_MINUTE": "0",
-        },
-    )
-    try:
-        local.start()
-        yield local
-    finally:
-        local.stop()
-
-
-@pytest.fixture(autouse=True)
-def whole_cluster(cluster: LocalCluster) -> LocalCluster:
-    """Every test starts with every node up in HAProxy's eyes and no per-address history."""
-    for node in cluster.members:
-        if node.process is None or node.process.poll() is not None:
-            cluster.start_node(node.name)
-    wait_for(lambda: cluster.backends_up() == len(cluster.members), "every node UP in HAProxy")
-    cluster.admin("clear table learners")
-    return cluster
-
-
-def wait_for(condition: Any, what: str, timeout: float = WAIT_S) -> None:
-    """Poll a condition that an event outside this process makes true (a health check)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        time.sleep(0.05)
 
 
 def ws_url(cluster: LocalCluster, learner: str | None = None) -> str:
@@ -332,18 +287,6 @@ async def test_a_forged_forwarded_for_neither_escapes_the_limits_nor_reaches_the
     assert refused.value.code == 404
 
 
-async def connected_node(cluster: LocalCluster) -> str:
-    """The one node whose /metrics shows an open WebSocket (the test holds one only)."""
-    busy = []
-    for node in cluster.members:
-        with urllib.request.urlopen(node.url + "/metrics", timeout=5) as response:
-            for family in text_string_to_metric_families(response.read().decode()):
-                if family.name == "decode_connections" and family.samples[0].value > 0:
-                    busy.append(node.name)
-    assert len(busy) == 1, busy
-    return busy[0]
-
-
 @pytest.fixture
 async def slow_check(cluster: LocalCluster) -> AsyncIterator[Any]:
     """A learner's socket with a 2-second check running (``started`` received)."""
@@ -365,7 +308,7 @@ async def finished_status(ws: Any) -> str:
 async def test_a_drained_node_takes_no_one_new_and_finishes_its_checks(
     cluster: LocalCluster, slow_check: Any
 ) -> None:
-    name = await connected_node(cluster)
+    name = connected_node(cluster)
     node = cluster.node(name)
     assert node.process is not None
     node.process.send_signal(signal.SIGTERM)
