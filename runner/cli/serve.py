@@ -102,16 +102,24 @@ def redact_credentials() -> None:
 
 def log_config(node: str) -> dict[str, Any]:
     """uvicorn's logging, each line starting with ``[node <id>]``: a cluster's gathered logs say
-    which node wrote each line. The root handler (the runner's own loggers) gets the same."""
-    tag = "[node " + node.replace("%", "%%") + "]"
+    which node wrote each line."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     for formatter in config["formatters"].values():
         formatter["fmt"] = formatter["fmt"].replace(
-            "%(levelprefix)s ", f"%(levelprefix)s {tag} ", 1
+            "%(levelprefix)s ", f"%(levelprefix)s {_tag(node)} ", 1
         )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter(f"%(levelname)s {tag} %(name)s: %(message)s"))
     return config
+
+
+def tag_root_logger(node: str) -> None:
+    """The runner's own loggers (through the root handler) start their lines the same way."""
+    line = f"%(levelname)s {_tag(node)} %(name)s: %(message)s"
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(line))
+
+
+def _tag(node: str) -> str:
+    return "[node " + node.replace("%", "%%") + "]"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -144,6 +152,7 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.shutdown_grace_s + SHUTDOWN_BOUND_S),
     )
     redact_credentials()  # after uvicorn's Config has configured its loggers
+    tag_root_logger(settings.node_id)
     server = DrainingServer(config, app.state.runtime)
     server.run()
     return 0 if server.started else 1
