@@ -10,6 +10,7 @@ cluster's overhead (HAProxy, a second server process), not scaling. Scaling need
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg
 import psutil
 
+from bench.report import update_readme
 from bench.server import Server, load
 from runner.cli.cluster import LocalCluster, free_port
 
@@ -110,30 +112,45 @@ def run() -> dict[str, Any]:
     return results
 
 
-def main() -> int:
-    results = run()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
-    print()
-    print(f"{'cluster row':<34} {'checks/s':>9} {'p50 ms':>8} {'errors':>7} {'/core/s':>8}")
+CLUSTER_MARKERS = ("<!-- bench-cluster:start -->", "<!-- bench-cluster:end -->")
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"Measured {results['when']} on {results['cpus']} CPUs: {CLIENTS} clients × {ROUNDS}"
+        " hello checks each, through HAProxy (deploy/haproxy.cfg), PostgreSQL shared.",
+        "",
+        "| nodes | language | checks/s | per core/s | p50 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for nodes in (2, 1):
         for language in WORKLOADS:
             row = results[f"{nodes}_nodes_{language}"]
-            print(
-                f"{nodes} node(s), {language} hello check{'':<6} {row['per_second']:>9}"
-                f" {row['p50_ms']:>8} {row['errors']:>7} {row['per_core_per_s']:>8}"
+            lines.append(
+                f"| {nodes} | {language} | {row['per_second']} | {row['per_core_per_s']}"
+                f" | {row['p50_ms']} | {row['errors']} |"
             )
-    for language in WORKLOADS:
-        print(f"2 nodes / 1 node, {language}: {results[f'two_against_one_{language}']}")
-    print(f"node RSS (MiB) after load: {results['2_nodes_rss_mib']}")
-    print(
-        "PostgreSQL per check (Python, 2 nodes):"
-        f" {results['2_nodes_python']['postgres_per_check']}"
-    )
-    print(
-        f"On this {os.cpu_count()}-CPU machine both nodes share the CPUs and the Docker engine:"
-        " 2 nodes against 1 measures overhead, not scaling."
-    )
+    ratios = ", ".join(f"{lang} {results[f'two_against_one_{lang}']}" for lang in WORKLOADS)
+    pg = results["2_nodes_python"]["postgres_per_check"]
+    lines += [
+        "",
+        f"2 nodes against 1: {ratios}. Both nodes share these {results['cpus']} CPUs and one"
+        " Docker engine, so this measures the overhead of a second node and HAProxy, not scaling.",
+        f"Node RSS after load: {', '.join(f'{v} MiB' for v in results['2_nodes_rss_mib'].values())}."
+        f" PostgreSQL per check: {pg['xact_commit']} commits, {pg['tup_inserted']} rows inserted,"
+        f" {pg['tup_updated']} updated, {pg['blocks']} buffer accesses.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    results = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **run()}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = table(results)
+    print()
+    print(text)
+    update_readme(text, CLUSTER_MARKERS)
     errors = sum(results[f"{n}_nodes_{lang}"]["errors"] for n in (2, 1) for lang in WORKLOADS)
     return 1 if errors else 0
 

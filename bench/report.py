@@ -130,8 +130,8 @@ def plot(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def update_readme(text: str) -> None:
+def update_readme(text: str, markers: tuple[str, str] = MARKERS) -> None:
     content = README.read_text(encoding="utf-8")
-    start, end = MARKERS
+    start, end = markers
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     README.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content), encoding="utf-8")
