@@ -473,16 +473,27 @@ async def test_a_failing_background_task_is_logged_and_harms_nothing(
     assert (await run_one(sandbox, PY, 'print("encore")')).stdout == "encore\n"
 
 
-async def test_reaper_removes_orphans_of_its_instance(settings: Settings, docker_client) -> None:
+async def test_reaper_removes_its_node_s_orphans_and_never_another_s(
+    settings: Settings, docker_client
+) -> None:
+    """The nodes of a cluster may share an engine: each reaps only its own node id's orphans."""
     orphan = docker_client.containers.create(
         "decode-runner-python:latest",
         labels={"decode-runner": "1", "decode-runner.node": settings.node_id},
     )
-    box = Sandbox(settings)
-    await box.start()
-    await box.close()
-    with pytest.raises(docker.errors.NotFound):
-        orphan.reload()
+    neighbour = docker_client.containers.create(
+        "decode-runner-python:latest",
+        labels={"decode-runner": "1", "decode-runner.node": settings.node_id + "-other"},
+    )
+    try:
+        box = Sandbox(settings)
+        await box.start()
+        await box.close()
+        with pytest.raises(docker.errors.NotFound):
+            orphan.reload()
+        neighbour.reload()  # still there: another node's
+    finally:
+        neighbour.remove(force=True)
 
 
 ATTACK_PY = """
