@@ -345,18 +345,38 @@ async def test_haproxy_reloaded_under_load_keeps_open_connections(
 
 
 async def test_postgres_restarted_under_load(cluster: LocalCluster) -> None:
+    """Learners keep checking while PostgreSQL stops and starts again: every check finishes,
+    `started.saved` says which attempts could not be written, and the database holds exactly
+    the others (the nodes reconnect by themselves)."""
     assert cluster.postgres is not None
+    crowd = [Learner(cluster, code=BUSY_SOLUTION) for _ in range(10)]
     client = Learner(cluster)
     await client.check(1)
-    cluster.postgres.stop("fast")
-    try:
-        down = Learner(cluster, learner=client.learner)
-        await down.check(1)  # checks still run; their attempt could not be written
-        assert down.finished == ["passed"] and down.unsaved == 1
-    finally:
-        cluster.postgres.start()
+    restarted = anyio.Event()
+
+    async def keep_checking(learner: Learner) -> None:
+        while not restarted.is_set():
+            await learner.check(1)
+        await learner.check(1)  # one more once the database is back
+
+    async with anyio.create_task_group() as tasks:
+        for learner in crowd:
+            tasks.start_soon(keep_checking, learner)
+        cluster.postgres.stop("fast")
+        try:
+            down = Learner(cluster, learner=client.learner)
+            await down.check(1)  # checks still run; their attempt could not be written
+            assert down.finished == ["passed"] and down.unsaved == 1
+        finally:
+            cluster.postgres.start()
+            restarted.set()
     again = Learner(cluster, learner=client.learner)
     await again.check(2)  # the nodes reconnect: nothing more is lost
     assert again.unsaved == 0
     rows = await database_rows(cluster)
     assert rows[str(client.learner)][:2] == (3, 3)  # 4 checks, the one while down not saved
+    assert sum(learner.unsaved for learner in crowd) > 0  # the crowd ran through the outage
+    for learner in crowd:
+        assert set(learner.finished) == {"passed"} and learner.cuts == 0
+        saved = learner.started - learner.unsaved
+        assert rows[str(learner.learner)][1] == saved, learner  # checks counted = saved starts
