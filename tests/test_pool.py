@@ -14,6 +14,7 @@ from runner.sandbox import (
     Outcome,
     Run,
     RunFinished,
+    RunStarted,
     Sandbox,
     Submission,
 )
@@ -79,6 +80,36 @@ async def test_a_submission_takes_a_pooled_container_once(
     # It refills with new containers, back to the bound.
     await wait_for(lambda: len(instance_containers(docker_client, instance)) == full)
     assert first not in instance_containers(docker_client, instance)
+
+
+async def test_a_check_refills_the_pool_when_it_ends_an_interactive_run_at_once(
+    pooled: Sandbox, docker_client, instance: str
+) -> None:
+    """A check's replacement container is started when the check ends (its creation would
+    compete with the check for the CPU); an interactive run, which may last minutes, and a take
+    that empties the pool, refill at once. Observed on the filler's wake-up event itself, so the
+    test waits on no clock."""
+    full = POOL * len(Language)
+    await wait_for(lambda: len(instance_containers(docker_client, instance)) == full)
+    await wait_for(lambda: not pooled.pool._wanted[Language.PYTHON].is_set())  # idle filler
+    wanted = pooled.pool._wanted
+
+    async with pooled.session(HELLO) as session:
+        events = [event async for event in session]
+        assert isinstance(events[-1], Finished)
+        assert not wanted[Language.PYTHON].is_set()  # taken, not yet asked to refill
+        assert pooled.pool.ready()["python"] == POOL - 1
+    assert wanted[Language.PYTHON].is_set() or pooled.pool.ready()["python"] == POOL  # released
+    await wait_for(lambda: pooled.pool.ready()["python"] == POOL)
+
+    await wait_for(lambda: not wanted[Language.PYTHON].is_set())
+    interactive = Submission(Language.PYTHON, "print(input())", (Run(stdin=None),), Limits())
+    async with pooled.session(interactive) as session:
+        async for event in session:
+            if isinstance(event, RunStarted):  # refilled while the program waits for input
+                await wait_for(lambda: pooled.pool.ready()["python"] == POOL)
+                await session.close_stdin()
+    await wait_for(lambda: pooled.pool.ready()["python"] == POOL)
 
 
 async def test_other_limits_bypass_the_pool(pooled: Sandbox, docker_client, instance: str) -> None:

@@ -107,16 +107,19 @@ class Sandbox:
             with anyio.CancelScope(shield=True):
                 await session.release()
 
-    async def _acquire(self, language: Language, limits: Limits) -> Container:
-        container = await self.pool.take(language, limits) or await self.docker.launch(
-            language, limits
-        )
+    async def _acquire(
+        self, language: Language, limits: Limits, *, refill_later: bool = False
+    ) -> Container:
+        container = await self.pool.take(
+            language, limits, refill_later=refill_later
+        ) or await self.docker.launch(language, limits)
         self._live.add(container.id)
         return container
 
     async def _release(self, container: Container) -> None:
         if not self._remove_soon(container):
             await self._remove(container.id)
+        self.pool.refill(container.language)
 
     def _remove_soon(self, container: Container) -> bool:
         """Close the streams now; kill and remove in the background, off the learner's critical

@@ -56,23 +56,38 @@ class WarmPool:
             self._fillers.append(scope)
             spawn(self._fill, language, scope, name=f"pool-{language}")
 
-    async def take(self, language: Language, limits: Limits) -> Container | None:
-        """A started, never-used container, checked alive (an engine restart kills waiting ones)."""
+    async def take(
+        self, language: Language, limits: Limits, *, refill_later: bool = False
+    ) -> Container | None:
+        """A started, never-used container, checked alive (an engine restart kills waiting ones).
+
+        ``refill_later`` (a check, which ends within its time limit): the replacement is started
+        by ``refill`` when the session ends, so that its creation (about 80 ms of engine, runc and
+        kernel work) does not compete with the check it would only serve the next one after. A
+        take that empties the pool, or finds a dead container, still refills at once: a crowd is
+        served as before."""
         if limits != self._limits:
             return None
         ready = self._ready[language]
         while ready:
             container = ready.popleft()
-            self._want(language)
+            if not refill_later or not ready:
+                self._want(language)
             try:
                 alive = await _answers(container)
             except BaseException:  # cancelled while asking: the container is nobody's now
                 self._discard(container)
+                self._want(language)
                 raise
             if alive:
                 return container
             self._discard(container)
+            self._want(language)
         return None
+
+    def refill(self, language: Language) -> None:
+        """A session of this language ended: top the pool up, in the background."""
+        self._want(language)
 
     def ready(self) -> dict[str, int]:
         """How many containers wait, by language (for metrics)."""

@@ -104,7 +104,12 @@ class Session:
         started = time.monotonic()
         sub = self._submission
         try:
-            self._container = await self._sandbox._acquire(sub.language, sub.limits)
+            # A check's pool refill waits for its end; an interactive run may last minutes.
+            self._container = await self._sandbox._acquire(
+                sub.language,
+                sub.limits,
+                refill_later=not any(run.interactive for run in sub.runs),
+            )
         except SandboxUnavailable as exc:
             yield Finished(Outcome.UNAVAILABLE, None, 0.0, 0, detail=str(exc))
             return
