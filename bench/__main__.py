@@ -24,6 +24,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HELLO = ("bench-bonjour", "print('Bonjour')")
 HELLO_JS = ("bench-bonjour-js", "console.log('Bonjour')")
 FIVE = ("bench-cinq-tests", "print(2 * int(input()))")
+FIVE_JS = ("bench-cinq-tests-js", "console.log(2 * Number(prompt()));")
+# The crowds held to the engine's ceiling, each against its own language's image.
+CROWDS = {"python": ("hello check", HELLO), "javascript": ("hello JS check", HELLO_JS)}
 LEVELS = (1, 10, 50)
 CROWD = 50
 THINK_S = 0.5
@@ -53,24 +56,26 @@ def containers_destroyed_during(server: Server, exercise: str, code: str) -> int
 
 
 def crowd_against_ceiling(
-    server: Server, concurrency: int, quick: bool
+    server: Server, concurrency: int, quick: bool, language: str = "python"
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The throughput target, measured in pairs: the engine ceiling (at its best concurrency),
-    then the runner with 50 clients, TRIALS times in a row, each side the same size every time.
+    """The throughput target, measured in pairs: the engine ceiling (at its best concurrency, the
+    language's own image running hello world), then the runner with 50 clients, TRIALS times in a
+    row, each side the same size every time.
 
     This VM's speed drifts by ±30 % over minutes, so two rates measured minutes apart compare
     the drift as much as the code; alternating puts both sides under the same conditions.
     Returns every pair, and the runner's summary from the trial with the median rate."""
+    name, workload = CROWDS[language]
     trials: list[dict[str, Any]] = []
     for trial in range(TRIALS):
         print(
-            f"runner: hello check × {CROWD} clients against the ceiling, pair {trial + 1} …",
+            f"runner: {name} × {CROWD} clients against the ceiling, pair {trial + 1} …",
             flush=True,
         )
-        ceiling = engine.ceiling_at(concurrency, 16 if quick else 48)
+        ceiling = engine.ceiling_at(concurrency, 16 if quick else 48, language)
         time.sleep(1)
         summary = asyncio.run(
-            load(server, *HELLO, "check", CROWD, rounds_for(CROWD, quick), think_s=0.0)
+            load(server, *workload, "check", CROWD, rounds_for(CROWD, quick), think_s=0.0)
         )
         trials.append({"ceiling_per_s": round(ceiling, 2), "runner": summary.as_dict()})
         time.sleep(2)  # let the pool refill
@@ -108,14 +113,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             ("5-test check", FIVE, "check"),
             ("hello run", HELLO, "run"),
             ("hello JS check", HELLO_JS, "check"),
+            ("5-test JS check", FIVE_JS, "check"),
         ]
+        crowds = {workload[0]: language for language, (_, workload) in CROWDS.items()}
         for name, (exercise, code), mode in scenarios:
-            levels = LEVELS if mode == "check" and "JS" not in name else (1,)
+            if mode == "check" and exercise in (HELLO[0], FIVE[0]):
+                levels = LEVELS
+            else:
+                levels = (1, CROWD) if exercise in crowds and mode == "check" else (1,)
             for clients in levels:
-                if (exercise, mode, clients) == (HELLO[0], "check", CROWD):
+                if mode == "check" and exercise in crowds and clients == CROWD:
+                    language = crowds[exercise]
                     best = max(ceiling, key=lambda level: ceiling[level])
-                    trials, median = crowd_against_ceiling(server, best, args.quick)
-                    results["crowd_against_ceiling"] = {"concurrency": best, "trials": trials}
+                    trials, median = crowd_against_ceiling(server, best, args.quick, language)
+                    key = "crowd_against_ceiling" + ("" if language == "python" else "_js")
+                    results[key] = {"concurrency": best, "trials": trials}
                     results["runner"][name][str(clients)] = median
                     continue
                 print(f"runner: {name} × {clients} clients …", flush=True)

@@ -12,6 +12,14 @@ from bench.stats import Summary, summarize
 
 IMAGE = "decode-runner-python:latest"
 HELLO = ["/usr/bin/python3", "-c", "print('Bonjour')"]
+# Each language's image running its hello world: the ceiling a crowd of that language is held to.
+HELLOS = {
+    "python": (IMAGE, HELLO),
+    "javascript": (
+        "decode-runner-javascript:latest",
+        ["/usr/local/bin/node", "-e", "console.log('Bonjour')"],
+    ),
+}
 
 
 def naive_baseline(n: int = 10) -> Summary:
@@ -28,11 +36,12 @@ def naive_baseline(n: int = 10) -> Summary:
     return summarize(latencies, errors=0, wall_s=sum(latencies))
 
 
-def _lifecycle(client: docker.DockerClient) -> float:
+def _lifecycle(client: docker.DockerClient, language: str = "python") -> float:
+    image, command = HELLOS[language]
     start = time.perf_counter()
     container = client.api.create_container(
-        IMAGE,
-        HELLO,
+        image,
+        command,
         network_disabled=True,
         host_config=client.api.create_host_config(network_mode="none"),
     )
@@ -43,11 +52,13 @@ def _lifecycle(client: docker.DockerClient) -> float:
     return time.perf_counter() - start
 
 
-def lifecycles_per_second(client: docker.DockerClient, concurrency: int, count: int) -> float:
+def lifecycles_per_second(
+    client: docker.DockerClient, concurrency: int, count: int, language: str = "python"
+) -> float:
     """``count`` create/start/wait/logs/remove lifecycles, ``concurrency`` at a time."""
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda _: _lifecycle(client), range(count)))
+        list(pool.map(lambda _: _lifecycle(client, language), range(count)))
     return count / (time.perf_counter() - start)
 
 
@@ -62,9 +73,9 @@ def engine_ceiling(
         client.close()
 
 
-def ceiling_at(concurrency: int, count: int) -> float:
+def ceiling_at(concurrency: int, count: int, language: str = "python") -> float:
     client = docker.from_env(timeout=120)
     try:
-        return lifecycles_per_second(client, concurrency, count)
+        return lifecycles_per_second(client, concurrency, count, language)
     finally:
         client.close()
