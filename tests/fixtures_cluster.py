@@ -5,6 +5,7 @@ running deploy/haproxy.cfg, two runner nodes and PostgreSQL on loopback, from th
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -45,6 +46,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         yield local
     finally:
         local.stop()
+    # Nodes killed along the way left their warm pools: stop removes them (make cluster-stop too).
+    names = {node.name for node in local.members}
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--format", '{{.Label "decode-runner.node"}}'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert not [n for n in listed.stdout.split() if n in names], listed.stdout
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.sandbox.docker_api import NODE_LABEL
+
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
 STATE_FILE = "cluster.json"
@@ -320,10 +322,29 @@ class LocalCluster:
         stop_pid(self.haproxy_pid, signal.SIGTERM)
         for node in self.members:
             stop_pid(node.pid, signal.SIGTERM)
+        remove_containers([node.name for node in self.members])
         if self.postgres is not None:
             with contextlib.suppress(ClusterError):
                 self.postgres.stop("fast")
             shutil.rmtree(self.postgres.datadir, ignore_errors=True)
+
+
+def remove_containers(nodes: list[str]) -> None:
+    """Remove what the nodes left on the engine: a node killed (SIGKILL) and not started again
+    leaves its warm pool behind (a node reaps its own id's orphans when it starts)."""
+    for node in nodes:
+        listed = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label={NODE_LABEL}={node}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        ids = listed.stdout.split()
+        if ids:
+            subprocess.run(
+                ["docker", "rm", "-f", *ids], capture_output=True, timeout=60, check=False
+            )
 
 
 def stop_pid(pid: int, sig: int, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -397,6 +418,7 @@ def down(workdir: Path) -> int:
     stop_pid(int(state["haproxy"]["pid"]), signal.SIGTERM)
     for node in state["nodes"].values():
         stop_pid(int(node["pid"]), signal.SIGTERM)
+    remove_containers(list(state["nodes"]))
     if state.get("postgres"):
         postgres = LocalPostgres(Path(state["postgres"]["datadir"]), int(state["postgres"]["port"]))
         try:
