@@ -282,9 +282,10 @@ async def test_a_forged_forwarded_for_neither_escapes_the_limits_nor_reaches_the
     assert statuses[:IP_REQUESTS_10S] == [200] * IP_REQUESTS_10S
     assert set(statuses[IP_REQUESTS_10S + 1 :]) == {429}
     assert get(cluster, "/api/config", "127.0.0.7", {}) == 200  # others are not affected
-    with pytest.raises(urllib.error.HTTPError) as refused:  # /metrics is per node, not public
-        urllib.request.urlopen(cluster.url + "/metrics", timeout=5)
-    assert refused.value.code == 404
+    for path in ("/metrics", "/metrics/", "/METRICS", "/metrics?format=x"):  # per node only
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(cluster.url + path, timeout=5)
+        assert refused.value.code == 404, path
 
 
 @pytest.fixture
