@@ -485,12 +485,17 @@ async def test_reaper_removes_its_node_s_orphans_and_never_another_s(
         "decode-runner-python:latest",
         labels={"decode-runner": "1", "decode-runner.node": settings.node_id + "-other"},
     )
+    older = docker_client.containers.create(  # left by a process from before the label's rename
+        "decode-runner-python:latest",
+        labels={"decode-runner": "1", "decode-runner.instance": settings.node_id},
+    )
     try:
         box = Sandbox(settings)
         await box.start()
         await box.close()
-        with pytest.raises(docker.errors.NotFound):
-            orphan.reload()
+        for gone in (orphan, older):
+            with pytest.raises(docker.errors.NotFound):
+                gone.reload()
         neighbour.reload()  # still there: another node's
     finally:
         neighbour.remove(force=True)

@@ -228,16 +228,20 @@ async def test_a_submission_sent_again_is_counted_once(store: ProgressStore) -> 
     for _ in range(3):  # the first node, then two resends
         await store.record_attempt(LEARNER, "ex", "print(1)", submission="sub-0001")
         await store.record_result(LEARNER, "ex", 3, 3, None, log, submission="sub-0001")
+    run_log = AttemptLog("ex", "run", 40, "ok", "print(3)")
+    for _ in range(2):  # a run (mode run) resent: one log row too
+        await store.record_attempt(LEARNER, "ex", "print(3)", check=False, submission="run-0001")
+        await store.log_attempt(LEARNER, run_log, submission="run-0001")
     await store.record_attempt(LEARNER, "ex", "print(2)", submission="sub-0002")
     await store.record_attempt(
         OTHER, "ex", "print(1)", submission="sub-0001"
     )  # ids are per learner
     progress = await store.get(LEARNER, "ex")
-    assert (progress.attempts, progress.checks, progress.solved) == (2, 2, True)
+    assert (progress.attempts, progress.checks, progress.solved) == (3, 2, True)
     assert (await store.get(OTHER, "ex")).attempts == 1
     async with store.engine.connect() as conn:
         count = select(func.count()).select_from(attempts).where(attempts.c.learner_id == LEARNER)
-        assert (await conn.execute(count)).scalar() == 1  # one log row for sub-0001
+        assert (await conn.execute(count)).scalar() == 2  # one row for sub-0001, one for run-0001
 
 
 async def test_the_same_submission_at_once_on_two_nodes_counts_once(store: ProgressStore) -> None:

@@ -1,4 +1,4 @@
-"""``decode-runner cluster up|down|status``: a cluster on loopback from Debian's packages, with no
+"""``decode-runner cluster up|down``: a cluster on loopback from Debian's packages, with no
 container registry and no systemd: PostgreSQL, N runner nodes (sharing this machine's Docker
 engine, each with its own node id) and HAProxy running ``deploy/haproxy.cfg``.
 
@@ -383,7 +383,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("action", choices=("up", "down"))
     parser.add_argument("--dir", type=Path, default=ROOT / "data" / "cluster")
     parser.add_argument("--port", type=int, default=8080, help="HAProxy's port (8080)")
-    parser.add_argument("--nodes", type=int, default=2)
     parser.set_defaults(handler=cluster_command)
 
 
@@ -394,7 +393,7 @@ def cluster_command(args: argparse.Namespace) -> int:
     if (workdir / STATE_FILE).exists():
         down(workdir)  # a cluster left running: replaced, not doubled
     shutil.rmtree(workdir, ignore_errors=True)
-    cluster = LocalCluster(workdir, port=args.port, nodes=args.nodes)
+    cluster = LocalCluster(workdir, port=args.port)  # deploy/haproxy.cfg names two nodes
     try:
         cluster.start()
     except (ClusterError, OSError, subprocess.SubprocessError) as exc:

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 LABEL = "decode-runner"
 NODE_LABEL = "decode-runner.node"
+OLD_NODE_LABEL = "decode-runner.instance"  # its name before clusters; still reaped
 SANDBOX_UID = "1000:1000"
 SECCOMP_PROFILE = Path(__file__).resolve().parents[2] / "sandbox_images" / "seccomp.json"
 # Docker's own masked paths, plus what tells a learner about the host: its memory, load, uptime,
@@ -217,10 +218,15 @@ class DockerAPI:
         return bool(state.get("OOMKilled"))
 
     async def list_ids(self) -> list[str]:
+        """This node's containers, under the label's current name and its old one (containers
+        left by a process from before the rename are reaped too)."""
         client = await self.client()
-        label = f"{NODE_LABEL}={self._settings.node_id}"
-        found = await self.call(client.api.containers, all=True, filters={"label": label})
-        return [c["Id"] for c in found]
+        ids: list[str] = []
+        for key in (NODE_LABEL, OLD_NODE_LABEL):
+            label = f"{key}={self._settings.node_id}"
+            found = await self.call(client.api.containers, all=True, filters={"label": label})
+            ids += [c["Id"] for c in found if c["Id"] not in ids]
+        return ids
 
     def close(self) -> None:
         self._reset_client()

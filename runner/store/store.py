@@ -234,7 +234,7 @@ class ProgressStore:
                     )
             except IntegrityError:
                 pass  # another server created it first: use theirs
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's connect
                 raise StoreError("secret", str(exc)) from exc
             rows = await self.read("secret", query, {})
         return bytes.fromhex(rows[0]["value"])
@@ -368,12 +368,18 @@ class ProgressStore:
 
         return await self.write("record_result", write)
 
-    async def log_attempt(self, learner: str, log: AttemptLog) -> None:
-        """A run's row in the attempt log (a check's is written by ``record_result``)."""
+    async def log_attempt(
+        self, learner: str, log: AttemptLog, submission: str | None = None
+    ) -> None:
+        """A run's row in the attempt log (a check's is written by ``record_result``); once per
+        ``submission`` id, as a check's."""
+        now = _now()
 
         async def write(conn: AsyncConnection) -> None:
+            if submission is not None and not await _first_result(conn, learner, submission, now):
+                return
             await _ensure_learner(conn, learner)
-            await insert_attempt(conn, learner, log, _now())
+            await insert_attempt(conn, learner, log, now)
 
         await self.write("log_attempt", write)
 

@@ -337,7 +337,7 @@ class Job:
         """A run's row in the attempt log, after its sandbox is released."""
         with anyio.CancelScope(shield=True), anyio.move_on_after(RESULT_WRITE_S):
             try:
-                await self.runtime.store.log_attempt(self.learner.id, log)
+                await self.runtime.store.log_attempt(self.learner.id, log, self.submission)
             except StoreError:
                 logger.exception("attempt not logged (run) for %s", self.exercise.id)
 

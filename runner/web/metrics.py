@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -23,7 +23,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 DEFAULT_NODE = "default"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 NODE_LABEL = "node"
@@ -182,7 +181,8 @@ class Metrics:
         self._counts.rejections[code] += 1
 
     def render(self, gauges: Gauges) -> str:
-        """The text exposition (``CONTENT_TYPE``) of every family, with ``gauges`` as read now."""
+        """The text exposition (format 0.0.4, served as such by /metrics) of every family, with
+        ``gauges`` as read now."""
         self._gauges.snapshot = gauges
         try:
             return generate_latest(self.registry).decode()
