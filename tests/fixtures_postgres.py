@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli.cluster import ClusterError, LocalPostgres, free_port
+from runner.cli.postgres import ClusterError, LocalPostgres, free_port
 from runner.store import ProgressStore
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from runner.cli.cluster import free_port
+from runner.cli.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 30.0

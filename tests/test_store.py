@@ -271,7 +271,7 @@ async def test_submission_ids_are_purged_after_their_keep(store: ProgressStore) 
 async def test_an_unreachable_postgresql_is_a_store_error() -> None:
     """asyncpg's refused connection is an OSError, not SQLAlchemy's: it must still be a
     StoreError (the server then says the progress is unavailable, and stays up)."""
-    from runner.cli.cluster import free_port
+    from runner.cli.postgres import free_port
 
     store = ProgressStore(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
     with pytest.raises(StoreError, match="migrate"):
