@@ -47,22 +47,23 @@ def _runsc_registered() -> bool:
         return False
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("", id="runc"),
-        pytest.param(
-            "runsc",
-            id="runsc",
-            marks=[
-                pytest.mark.runsc,
-                pytest.mark.skipif(
-                    not _runsc_registered(),
-                    reason="gVisor (runsc) is not registered with this Docker engine",
-                ),
-            ],
-        ),
-    ]
-)
+RUNTIMES = [  # Docker's default runtime, and gVisor where the engine has it
+    pytest.param("", id="runc"),
+    pytest.param(
+        "runsc",
+        id="runsc",
+        marks=[
+            pytest.mark.runsc,
+            pytest.mark.skipif(
+                not _runsc_registered(),
+                reason="gVisor (runsc) is not registered with this Docker engine",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=RUNTIMES)
 async def sandbox(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Sandbox]:
     """Every test below runs under Docker's default runtime and under gVisor."""
     box = Sandbox(settings.replace(sandbox_runtime=request.param))

@@ -33,7 +33,11 @@ class Sandbox:
         self.settings = settings
         self.docker = DockerAPI(settings)
         self.pool = WarmPool(
-            self.docker, Limits.defaults(settings), settings.pool_size, self._remove_soon
+            self.docker,
+            Limits.defaults(settings),
+            settings.pool_size,
+            self._remove_soon,
+            settings.sandbox_runtime,
         )
         self._live: set[str] = set()
         self._tasks: TaskGroup | None = None

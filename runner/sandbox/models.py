@@ -113,7 +113,10 @@ class Submission:
 
 @dataclass(frozen=True)
 class RunStarted:
+    """A run began; ``prepared``: in the process its warm container started ahead of it."""
+
     index: int
+    prepared: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 A pooled container has never run learner code; ``take`` hands it out once and the pool refills in the
 background. Only submissions with the default limits use it (limits are fixed when a container is made).
+Its first program is prepared ahead (``programs.prepare_command``): the interpreter boots while the
+container waits, and the submission's first run only opens its gate.
 The fillers run in the sandbox's task group (``start`` is given its spawner); ``close`` cancels them.
 """
 
@@ -16,6 +18,7 @@ import anyio
 
 from runner.sandbox.docker_api import Container, DockerAPI
 from runner.sandbox.models import Language, Limits
+from runner.sandbox.programs import prepare_command
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +39,12 @@ class WarmPool:
         limits: Limits,
         size: int,
         discard: Callable[[Container], object],
+        runtime: str = "runc",
     ) -> None:
         self._docker = docker
         self._limits = limits
         self._size = size
+        self._runtime = runtime  # the program's argv depends on it (programs.program)
         self._discard = discard  # a container the pool gives up: closed and removed for it
         self._ready: dict[Language, deque[Container]] = {lang: deque() for lang in Language}
         self._wanted: dict[Language, anyio.Event] = {}
@@ -120,7 +125,7 @@ class WarmPool:
                 self._wanted[language] = anyio.Event()
                 while len(self._ready[language]) < self._size:
                     try:
-                        container = await self._docker.launch(language, self._limits)
+                        container = await self._launch(language)
                     except (
                         Exception
                     ) as exc:  # whatever broke, the pool must come back with the engine
@@ -132,6 +137,15 @@ class WarmPool:
                         continue
                     delay = RETRY_MIN_S
                     self._ready[language].append(container)
+
+    async def _launch(self, language: Language) -> Container:
+        container = await self._docker.launch(language, self._limits)
+        try:
+            await container.attachment.send(prepare_command(language, self._limits, self._runtime))
+        except BaseException:
+            self._discard(container)
+            raise
+        return container
 
 
 async def _answers(container: Container) -> bool:

@@ -17,7 +17,6 @@ from runner.sandbox.errors import SandboxUnavailable
 from runner.sandbox.models import (
     Event,
     Finished,
-    Language,
     Outcome,
     Output,
     Run,
@@ -26,6 +25,7 @@ from runner.sandbox.models import (
     Stream,
     Submission,
 )
+from runner.sandbox.programs import program
 
 if TYPE_CHECKING:
     from runner.sandbox.engine import Sandbox
@@ -33,16 +33,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HARNESS_GRACE_S = 3.0  # beyond a run's own limit, before the host gives up on the harness
-# Python's prelude (input()'s question to the prompt channel) is a site .pth of its image; Node's
-# (prompt(), alert()) is loaded before the program. Both: sandbox_images/<language>/prelude/.
-NODE_PRELUDE = "/opt/decode-runner/prompt.js"
-# The official Node.js (sandbox_images/javascript/node.json). A signal must not wake its inspector;
-# the harness gives it a fixed environment, without NODE_OPTIONS.
-NODE = ("/usr/local/bin/node", "--disable-sigusr1")
-_PROGRAMS = {
-    Language.PYTHON: ("main.py", ["/usr/bin/python3", "-u", "/tmp/main.py"]),
-    Language.JAVASCRIPT: ("main.js", [*NODE, "--require", NODE_PRELUDE, "/tmp/main.js"]),
-}
 
 
 class Session:
@@ -177,13 +167,7 @@ class Session:
     def _run_command(self, index: int, run: Run) -> dict[str, Any]:
         sub = self._submission
         time_s = min(run.time_s or sub.limits.time_s, self._sandbox.settings.max_time_limit_s)
-        file, argv = _PROGRAMS[sub.language]
-        if sub.language is Language.JAVASCRIPT:
-            argv = [argv[0], f"--max-old-space-size={sub.limits.memory_mib * 3 // 4}", *argv[1:]]
-        if self._sandbox.settings.sandbox_runtime == "runsc":
-            # gVisor's pids cgroup counts the sentry's threads, not the learner's processes:
-            # the process limit is enforced inside the sandbox's own kernel instead.
-            argv = ["/usr/bin/prlimit", f"--nproc={sub.limits.pids}", "--", *argv]
+        file, argv = program(sub.language, sub.limits, self._sandbox.settings.sandbox_runtime)
         return {
             "op": "run",
             "index": index,
@@ -236,7 +220,10 @@ class _Collected:
             )
         kind = message.get("ev")
         if kind == "start":
-            return RunStarted(self.index)
+            prepared = message.get("prepared", False)
+            if not isinstance(prepared, bool):
+                raise HarnessProtocolError("malformed start message")
+            return RunStarted(self.index, prepared)
         if kind == "out":
             stream, data = message["stream"], message["data"]
             if stream not in self.out or not isinstance(data, str):

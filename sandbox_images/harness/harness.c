@@ -6,8 +6,9 @@
  *
  *   in : {"op":"run","index":0,"code":"...","file":"main.py","argv":["python3",...],
  *         "stdin":"..."|null,"timeout":10,"idle":300,"output_bytes":65536}
+ *        {"op":"prepare","file":"main.py","argv":[...]}
  *        {"op":"stdin","data":"..."}   {"op":"eof"}   {"op":"kill"}   {"op":"ping"}
- *   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0}
+ *   out: {"ev":"ready"}  {"ev":"pong"}  {"ev":"start","index":0,"prepared":false}
  *        {"ev":"out","index":0,"stream":"stdout"|"stderr"|"prompt","data":"..."}
  *        {"ev":"exit","index":0,"outcome":"ok","code":0,"ms":12.5}
  *
@@ -29,6 +30,17 @@
  * Each run exec's argv afresh, as `python3 main.py` would be run by hand. A harness that is not an
  * interpreter costs next to nothing to start and to kill, which is what a single-use container
  * pays for at every submission.
+ *
+ * The gate, and a program prepared ahead. Every program starts behind a gate: the language's
+ * prelude, loaded by the interpreter before the program's file is even opened, reads one byte on
+ * the prompt channel before it returns, and the harness writes that byte ("go") once the run's
+ * file is in place and its clock started. "prepare", accepted only in a container where no run has
+ * started yet (a warm pool's, waiting for its submission), starts the first program's interpreter
+ * ahead: it boots and waits at the gate, so the interpreter's start-up (10 ms for CPython, 25 ms
+ * for Node.js here) is paid while nobody waits. The first "run" with the same file and argv opens
+ * that gate instead of starting a process ("prepared": true in its "start" event); any other run
+ * kills it and starts afresh. A prepared process never coexists with learner code: it exists only
+ * before the container's first run, and becomes that run's process.
  *
  * The host checks every event it receives (runner/sandbox/engine.py): a harness that breaks this
  * protocol ends its submission.
@@ -198,9 +210,10 @@ static void emit(Buf *event) {
 
 static void emit_simple(const char *line) { write_all(1, line, strlen(line)); }
 
-static void emit_start(long index) {
+static void emit_start(long index, int was_prepared) {
     Buf b = {0};
-    buf_printf(&b, "{\"ev\":\"start\",\"index\":%ld}", index);
+    buf_printf(&b, "{\"ev\":\"start\",\"index\":%ld,\"prepared\":%s}", index,
+               was_prepared ? "true" : "false");
     emit(&b);
 }
 
@@ -512,6 +525,9 @@ typedef struct {
 } Child;
 
 static Child *child;
+static Child *prepared;  /* the first run's process, started ahead and waiting at its gate */
+static Command *prepared_for; /* the file and argv it was started with */
+static int runs_started; /* "prepare" is refused once a run has started in this container */
 
 static long oom_kills(void) {
     for (size_t i = 0; i < sizeof OOM_FILES / sizeof *OOM_FILES; i++) {
@@ -531,10 +547,12 @@ static void reap(void) {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (child != NULL && pid == child->pid && !child->exited) {
-            child->status = status;
-            child->exited = 1;
-        }
+        Child *known[] = {child, prepared};
+        for (int i = 0; i < 2; i++)
+            if (known[i] != NULL && pid == known[i]->pid && !known[i]->exited) {
+                known[i]->status = status;
+                known[i]->exited = 1;
+            }
     }
 }
 
@@ -757,45 +775,36 @@ static void reset_signals(void) {
 
 static void child_flush(Child *c);
 static void child_close_stdin(Child *c);
+static int child_poll_exit(Child *c);
 
-/* Starts one run; on failure returns NULL with errno set and nothing left open. */
-static Child *child_start(Command *cmd) {
+/* Writes the run's program into the working directory: 0, or why not (an errno). */
+static int write_program(Command *cmd) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", WORKDIR, cmd->file.data ? cmd->file.data : "main");
     int file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (file < 0) return NULL;
+    if (file < 0) return errno;
     ssize_t written = cmd->code.len ? write(file, cmd->code.data, cmd->code.len) : 0;
     int saved = written < 0 ? errno : ENOSPC; /* a short write: /tmp is full */
     close(file);
-    if (written != (ssize_t)cmd->code.len) return errno = saved, NULL;
+    return written == (ssize_t)cmd->code.len ? 0 : saved;
+}
+
+/* Starts `cmd`'s argv, which waits at its gate; on failure returns NULL with errno set and
+ * nothing left open. */
+static Child *child_spawn(Command *cmd) {
     if (cmd->argc == 0) return errno = EINVAL, NULL;
     int fds[4][2]; /* stdin, stdout, stderr: pipes; the prompt channel: a socket pair */
     for (int i = 0; i < 4; i++) {
         int made = i < 3 ? pipe2(fds[i], O_CLOEXEC)
                          : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds[i]);
         if (made < 0) {
-            saved = errno;
+            int saved = errno;
             for (int j = 0; j < i; j++) close(fds[j][0]), close(fds[j][1]);
             return errno = saved, NULL;
         }
     }
     Child *c = calloc(1, sizeof *c);
     if (c == NULL) die("out of memory");
-    c->index = cmd->index;
-    c->limit = cmd->output_bytes;
-    c->oom_before = oom_kills();
-    c->started = now();
-    c->interactive = !cmd->has_stdin && cmd->idle > 0;
-    if (c->interactive) {
-        c->idle_s = cmd->idle;
-        c->deadline = c->started + cmd->idle;
-        c->cpu_limit = cmd->timeout;
-        c->cpu_base = cpu_used(); /* the runs before: all reaped by now */
-        c->next_cpu_check = c->started;
-    } else {
-        c->deadline = c->started + cmd->timeout;
-    }
-    c->check_at = c->started;
     int theirs[4] = {fds[0][0], fds[1][1], fds[2][1], fds[3][1]};
     pid_t pid = fork();
     if (pid == 0) {
@@ -808,7 +817,7 @@ static Child *child_start(Command *cmd) {
         }
         _exit(127);
     }
-    saved = errno;
+    int saved = errno;
     for (int i = 0; i < 4; i++) close(theirs[i]);
     if (pid < 0) {
         close(fds[0][1]), close(fds[1][0]), close(fds[2][0]), close(fds[3][0]);
@@ -822,13 +831,65 @@ static Child *child_start(Command *cmd) {
     c->out_fd[PROMPT] = fds[3][0];
     set_nonblocking(c->stdin_fd);
     for (int s = 0; s < STREAM_COUNT; s++) set_nonblocking(c->out_fd[s]);
+    return c;
+}
+
+/* Makes a started child run `cmd`, whose file is in place: its clock starts, its gate opens. */
+static void child_go(Child *c, Command *cmd) {
+    c->index = cmd->index;
+    c->limit = cmd->output_bytes;
+    c->oom_before = oom_kills();
+    c->started = now();
+    c->interactive = !cmd->has_stdin && cmd->idle > 0;
+    if (c->interactive) {
+        c->idle_s = cmd->idle;
+        c->deadline = c->started + cmd->idle;
+        c->cpu_limit = cmd->timeout;
+        c->cpu_base = cpu_used(); /* the runs before, and a prepared process's start-up */
+        c->next_cpu_check = c->started;
+    } else {
+        c->deadline = c->started + cmd->timeout;
+    }
+    c->check_at = c->started;
+    send(c->out_fd[PROMPT], "", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* go */
     if (cmd->has_stdin) { /* the whole input, then end of file */
         c->close_stdin_when_flushed = 1;
         size_t len = cmd->stdin_data.len;
         buf_add(&c->pending, cmd->stdin_data.data, len < STDIN_BUFFER_MAX ? len : STDIN_BUFFER_MAX);
         child_flush(c);
     }
-    return c;
+}
+
+/* Closes what the harness holds of a child that never ran (its process is killed already). */
+static void child_discard(Child *c) {
+    if (c->stdin_fd >= 0) close(c->stdin_fd);
+    for (int s = 0; s < STREAM_COUNT; s++)
+        if (c->out_fd[s] >= 0) close(c->out_fd[s]);
+    free(c);
+}
+
+static int same_program(const Command *a, const Command *b) {
+    const char *fa = a->file.data ? a->file.data : "", *fb = b->file.data ? b->file.data : "";
+    if (strcmp(fa, fb) != 0 || a->argc != b->argc) return 0;
+    for (int i = 0; i < a->argc; i++)
+        if (strcmp(a->argv[i], b->argv[i]) != 0) return 0;
+    return 1;
+}
+
+/* The prepared process, if it is alive and was started for `cmd`'s program; otherwise it is
+ * killed and NULL is returned. Either way nothing is prepared any more. */
+static Child *take_prepared(Command *cmd) {
+    Child *c = prepared;
+    Command *was = prepared_for;
+    prepared = NULL, prepared_for = NULL;
+    if (c == NULL) return NULL;
+    int usable = !child_poll_exit(c) && same_program(was, cmd);
+    command_free(was);
+    free(was);
+    if (usable) return c;
+    kill_everything();
+    child_discard(c);
+    return NULL;
 }
 
 static void child_feed(Child *c, const char *data, size_t len) {
@@ -986,19 +1047,38 @@ static void child_finish(Child *c) {
 static void handle(Command *cmd) {
     if (strcmp(cmd->op, "ping") == 0) {
         emit_simple("{\"ev\":\"pong\"}\n");
+    } else if (strcmp(cmd->op, "prepare") == 0) {
+        if (runs_started || prepared != NULL) return; /* only ever before the first run */
+        Command *keep = malloc(sizeof *keep);
+        if (keep == NULL) die("out of memory");
+        *keep = *cmd; /* the command is kept: its buffers are no longer the caller's to free */
+        memset(cmd, 0, sizeof *cmd);
+        prepared = child_spawn(keep);
+        if (prepared == NULL) { /* the run will start its program afresh, and say why it cannot */
+            command_free(keep);
+            free(keep);
+        } else {
+            prepared_for = keep;
+        }
     } else if (strcmp(cmd->op, "run") == 0 && child == NULL) {
+        runs_started = 1;
         const char *unfit = getpid() == 1 ? restore_process_state() : NULL;
         if (unfit != NULL) { /* the learner's doing: this run is an error, and the last one */
-            emit_start(cmd->index);
+            emit_start(cmd->index, 0);
             emit_exit(cmd->index, "error", 0, 0, 0.0);
             die("%s by a program: no further run in this container", unfit);
         }
+        Child *ready = take_prepared(cmd);
         clean_workdir();
-        emit_start(cmd->index);
-        child = child_start(cmd);
-        if (child == NULL) { /* e.g. EAGAIN: the process limit is reached */
-            int error = errno;
+        emit_start(cmd->index, ready != NULL);
+        int error = write_program(cmd);
+        if (error == 0 && ready == NULL && (ready = child_spawn(cmd)) == NULL) error = errno;
+        if (error == 0) {
+            child = ready;
+            child_go(child, cmd);
+        } else { /* e.g. EAGAIN: the process limit is reached; ENOSPC: /tmp is full */
             kill_everything();
+            if (ready != NULL) child_discard(ready);
             Buf text = {0};
             buf_printf(&text, "OSError: %s\n", strerror(error));
             emit_out(cmd->index, "stderr", text.data, text.len);

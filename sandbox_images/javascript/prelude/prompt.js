@@ -3,6 +3,9 @@
 // it writes its question to the harness's prompt channel (file descriptor 3: harness.c), then
 // reads one line of stdin byte by byte, so that require("fs").readFileSync(0) still finds the rest;
 // at the end of the input it returns null. alert(text) prints text and a newline.
+// Last, the gate: the process the harness started (its child, main thread) waits for the
+// harness's "go" byte on that channel, which comes once the program's file is in place; so its
+// interpreter may be started before the program exists (harness.c: a program prepared ahead).
 "use strict";
 
 const fs = require("fs");
@@ -69,4 +72,8 @@ function alert(text) {
 
 for (const [name, value] of Object.entries({ prompt, alert })) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+}
+
+if (channel && process.ppid === 1 && require("worker_threads").isMainThread) {
+  fs.readSync(PROMPT_FD, Buffer.alloc(1), 0, 1, null); // go
 }

@@ -4,6 +4,10 @@ Imported at start-up by _decode_prompt.pth, in the sandbox image only. input() s
 an audit hook, which input() calls just before it writes its question to sys.stdout, redirects that
 one write to the channel (file descriptor 3: harness.c). No frame of this file is on the stack when
 input() reads or raises (EOFError at the end of the input), so tracebacks show the learner's lines.
+
+First, the gate: the process the harness started (its child) waits for the harness's "go" byte on
+that channel, which comes once the program's file is in place; so its interpreter may be started
+before the program exists (harness.c: a program prepared ahead).
 """
 
 import os
@@ -20,6 +24,8 @@ def _install():
             return
     except OSError:
         return  # not run by the harness
+    if os.getppid() == 1:
+        os.read(PROMPT_FD, 1)  # go
     stdout = sys.stdout
     if stdout is None:
         return
