@@ -221,3 +221,38 @@ async def test_a_prepared_program_that_died_is_started_afresh(
     start, _, end = await harness_run(container, 0, "", "main.sh", argv)
     assert start["prepared"] is False
     assert (end["outcome"], end["code"]) == ("error", 3)
+
+
+SUBPROGRAMS = {  # a program's own subprocess (given the prompt channel) and Node.js's worker thread
+    PY: (
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', 'print(\"enfant\")'], pass_fds=(3,), check=True)\n"
+        "print('parent')\n"
+    ),
+    JS: (
+        "const { execFileSync } = require('child_process');\n"
+        "const { Worker } = require('worker_threads');\n"
+        "execFileSync(process.execPath, [...process.execArgv, '-e', 'console.log(\"enfant\")'],"
+        " { stdio: ['ignore', 'inherit', 'inherit', 3] });\n"
+        "const w = new Worker(\"require('worker_threads').parentPort.postMessage('fil')\","
+        " { eval: true });\n"
+        "w.on('message', (m) => { console.log(m); w.terminate(); });\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("language", [PY, JS])
+async def test_only_the_harness_s_own_child_waits_at_the_gate(
+    pooled: Sandbox, language: Language
+) -> None:
+    """A subprocess that inherits the prompt channel, and a worker thread (whose preload runs
+    again), pass the gate without waiting: only the harness gives the go, once per run."""
+    await pool_ready(pooled, language)
+    runs = (Run(stdin=""), Run(stdin=""))  # prepared, then fresh
+    events = await check(
+        pooled, Submission(language, SUBPROGRAMS[language], runs, pooled.pool._limits)
+    )
+    expected = "enfant\nparent\n" if language is PY else "enfant\nfil\n"
+    assert [(r.outcome, r.stdout) for r in events if isinstance(r, RunFinished)] == [
+        (Outcome.OK, expected)
+    ] * 2, [r.stderr for r in events if isinstance(r, RunFinished)]
