@@ -107,6 +107,12 @@ def table(r: dict[str, Any]) -> str:
 
     cold = ", ".join(f"{phase} {ms} ms" for phase, ms in r["cold_phases_ms"].items())
     idle = r["idle_connections"]
+
+    def later_test(hello: str, five: str) -> str:
+        """What each test after the first adds (the first runs in the prepared interpreter)."""
+        p50 = {name: r["runner"][name]["1"]["p50_ms"] for name in (hello, five)}
+        return f"{(p50[five] - p50[hello]) / 4:.1f} ms"
+
     lines += [
         "",
         f"Raw engine ceiling (create/start/wait/logs/remove, by concurrency): {ceiling}.",
@@ -115,6 +121,9 @@ def table(r: dict[str, Any]) -> str:
         f" JavaScript (against the JavaScript image's own ceiling):"
         f" {pairs('crowd_against_ceiling_js')}. The 50-client rows above are the median pairs'.",
         f"A cold submission, phase by phase (medians): {cold}.",
+        "Each test after a check's first, (5-test p50 − hello p50) / 4, mostly its interpreter's"
+        f" start: Python {later_test('hello check', '5-test check')},"
+        f" JavaScript {later_test('hello JS check', '5-test JS check')}.",
         f"Server memory: {idle['rss_before_mib']} MiB idle, {idle['rss_with_connections_mib']} MiB with "
         f"{idle['connections']} idle WebSockets.",
         "",

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from test_sandbox import RUNTIMES
 
 from runner.sandbox import (
     Finished,
@@ -25,10 +26,11 @@ from runner.sandbox import (
     Sandbox,
     Submission,
 )
+from runner.sandbox.attach import HarnessProtocolError
 from runner.sandbox.docker_api import Container
 from runner.sandbox.programs import prepare_command, program
+from runner.sandbox.session import _Collected
 from runner.settings import Settings
-from tests.test_sandbox import RUNTIMES
 
 pytestmark = [pytest.mark.docker, pytest.mark.anyio]
 
@@ -166,6 +168,13 @@ async def harness_run(container: Container, index: int, code: str, file: str, ar
     return start, stdout, messages[-1]
 
 
+async def started(docker_client: Any, container: Container, marker: str) -> None:
+    """Until a process whose command line holds ``marker`` runs in the container."""
+    with anyio.fail_after(20):
+        while not any(marker in cmd for cmd in processes(docker_client, container.id)):
+            await anyio.sleep(0.05)
+
+
 @pytest.fixture
 async def launched(settings: Settings) -> AsyncIterator[tuple[Sandbox, Container]]:
     """A fresh Python container outside any pool, driven by hand."""
@@ -185,18 +194,20 @@ OTHERS = (
 
 
 async def test_a_prepared_program_that_is_not_the_run_s_is_killed_first(
-    launched: tuple[Sandbox, Container],
+    launched: tuple[Sandbox, Container], docker_client: Any
 ) -> None:
     box, container = launched
     file, argv = program(PY, Limits(), box.settings.sandbox_runtime)
-    await container.attachment.send({"op": "prepare", "file": "other.py", "argv": argv})
+    other = [*argv[:-1], "/tmp/other.py"]
+    await container.attachment.send({"op": "prepare", "file": "other.py", "argv": other})
+    await started(docker_client, container, "/tmp/other.py")
     start, stdout, end = await harness_run(container, 0, OTHERS, file, argv)
     assert start == {"ev": "start", "index": 0, "prepared": False}
     assert (end["outcome"], stdout) == ("ok", "[1]\n")  # only the harness: the other is gone
 
 
 async def test_prepare_is_refused_once_a_run_has_started(
-    launched: tuple[Sandbox, Container],
+    launched: tuple[Sandbox, Container], docker_client: Any
 ) -> None:
     """Learner code may have changed what a process inherits: nothing is started after it."""
     box, container = launched
@@ -204,6 +215,9 @@ async def test_prepare_is_refused_once_a_run_has_started(
     start, _, end = await harness_run(container, 0, "print(1)", file, argv)
     assert start["prepared"] is False and end["outcome"] == "ok"
     await container.attachment.send(prepare_command(PY, Limits(), box.settings.sandbox_runtime))
+    await container.attachment.send({"op": "ping"})  # handled after the prepare
+    assert await container.attachment.receive() == {"ev": "pong"}
+    assert len(processes(docker_client, container.id)) == 1  # the harness alone
     start, stdout, end = await harness_run(container, 1, OTHERS, file, argv)
     assert start["prepared"] is False
     assert (end["outcome"], stdout) == ("ok", "[1]\n")
@@ -221,6 +235,14 @@ async def test_a_prepared_program_that_died_is_started_afresh(
     start, _, end = await harness_run(container, 0, "", "main.sh", argv)
     assert start["prepared"] is False
     assert (end["outcome"], end["code"]) == ("error", 3)
+
+
+def test_a_start_event_must_say_prepared_with_a_boolean() -> None:
+    collected = _Collected(0, 1000)
+    assert collected.translate({"ev": "start", "index": 0}).prepared is False
+    assert collected.translate({"ev": "start", "index": 0, "prepared": True}).prepared is True
+    with pytest.raises(HarnessProtocolError):
+        collected.translate({"ev": "start", "index": 0, "prepared": "yes"})
 
 
 SUBPROGRAMS = {  # a program's own subprocess (given the prompt channel) and Node.js's worker thread
@@ -256,3 +278,57 @@ async def test_only_the_harness_s_own_child_waits_at_the_gate(
     assert [(r.outcome, r.stdout) for r in events if isinstance(r, RunFinished)] == [
         (Outcome.OK, expected)
     ] * 2, [r.stderr for r in events if isinstance(r, RunFinished)]
+
+
+RESTARTS = {  # the program exec's its interpreter again: the same process, the same prompt channel
+    PY: (
+        "import os, sys\n"
+        "if len(sys.argv) == 1:\n"
+        "    print('avant', flush=True)\n"
+        "    os.execv(sys.executable, [sys.executable, '-u', sys.argv[0], 'encore'])\n"
+        "print('après', input('Nom ? '))\n"
+    ),
+    JS: (
+        "if (process.argv.length === 2) {\n"
+        "  require('fs').writeSync(1, 'avant\\n');\n"
+        "  process.execve(process.execPath,"
+        " [process.execPath, ...process.execArgv, __filename, 'encore']);\n"
+        "}\n"
+        "console.log('après', prompt('Nom ? '));\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("language", [PY, JS])
+async def test_a_program_that_restarts_itself_does_not_wait_at_the_gate(
+    pooled: Sandbox, language: Language
+) -> None:
+    await pool_ready(pooled, language)
+    runs = (Run(stdin="Ada\n"), Run(stdin="Grace\n"))  # prepared, then fresh
+    events = await check(
+        pooled, Submission(language, RESTARTS[language], runs, pooled.pool._limits)
+    )
+    assert [(r.outcome, r.transcript) for r in events if isinstance(r, RunFinished)] == [
+        (Outcome.OK, "avant\nNom ? après Ada\n"),
+        (Outcome.OK, "avant\nNom ? après Grace\n"),
+    ]
+
+
+async def test_an_orphan_interpreter_leaves_the_prompt_channel_to_the_program(
+    pooled: Sandbox,
+) -> None:
+    """A background interpreter that inherited the prompt channel, reparented to PID 1 before its
+    prelude runs, neither waits at the gate nor takes the acknowledgement of a question."""
+    await pool_ready(pooled, PY)
+    code = (
+        "import subprocess, time\n"
+        "subprocess.run(['/bin/sh', '-c', 'sleep 0.2 && exec python3 -c \"import time; "
+        "time.sleep(5)\" &'], pass_fds=(3,), check=True)\n"
+        "time.sleep(0.6)\n"
+        "print('bonjour', input('Nom ? '))\n"
+    )
+    runs = (Run(stdin="Ada\n"),)
+    events = await check(pooled, Submission(PY, code, runs, pooled.pool._limits))
+    assert [(r.outcome, r.transcript) for r in events if isinstance(r, RunFinished)] == [
+        (Outcome.OK, "Nom ? bonjour Ada\n")
+    ]

@@ -39,7 +39,7 @@ class WarmPool:
         limits: Limits,
         size: int,
         discard: Callable[[Container], object],
-        runtime: str = "runc",
+        runtime: str,
     ) -> None:
         self._docker = docker
         self._limits = limits

@@ -34,7 +34,9 @@
  * The gate, and a program prepared ahead. Every program starts behind a gate: the language's
  * prelude, loaded by the interpreter before the program's file is even opened, reads one byte on
  * the prompt channel before it returns, and the harness writes that byte ("go") once the run's
- * file is in place and its clock started. "prepare", accepted only in a container where no run has
+ * file is in place and its clock started. Only the process this harness exec's waits: its
+ * environment has GATE_ENV, which the prelude removes before the program runs, so whatever the
+ * program starts (a subprocess, a worker thread, itself again through exec) passes. "prepare", accepted only in a container where no run has
  * started yet (a warm pool's, waiting for its submission), starts the first program's interpreter
  * ahead: it boots and waits at the gate, so the interpreter's start-up (10 ms for CPython, 25 ms
  * for Node.js here) is paid while nobody waits. The first "run" with the same file and argv opens
@@ -79,9 +81,12 @@
 #define STREAM_COUNT 3
 #define PROMPT 2 /* the index of the prompt channel among a child's streams */
 
+/* Marks the process this harness starts, for its prelude's gate (removed before the program runs). */
+#define GATE_ENV "DECODE_RUNNER_GATE=1"
+
 static char *const CHILD_ENV[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
-    "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL,
+    "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", GATE_ENV, NULL,
 };
 static const int SHIELDED_SIGNALS[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
 static const char *const OOM_FILES[] = {
@@ -616,7 +621,8 @@ static double cpu_used(void) {
 /* Empties the directory open at `fd` (and closes it), however deep its tree: one directory is open
  * at a time, so neither the descriptor limit (256 here) nor the stack bounds the depth. It goes
  * down into the first subdirectory that is not empty and back up through "..", which is where it
- * came from since no other process is alive; a directory it could not empty is not entered again.
+ * came from since no other process can move it (nothing is alive but, in a fresh container, a
+ * prepared program waiting at its gate); a directory it could not empty is not entered again.
  * Never follows links. */
 typedef struct { dev_t dev; ino_t ino; } Stuck;
 
@@ -835,10 +841,10 @@ static Child *child_spawn(Command *cmd) {
 }
 
 /* Makes a started child run `cmd`, whose file is in place: its clock starts, its gate opens. */
-static void child_go(Child *c, Command *cmd) {
+static void child_go(Child *c, Command *cmd, long oom_before) {
     c->index = cmd->index;
     c->limit = cmd->output_bytes;
-    c->oom_before = oom_kills();
+    c->oom_before = oom_before;
     c->started = now();
     c->interactive = !cmd->has_stdin && cmd->idle > 0;
     if (c->interactive) {
@@ -1048,7 +1054,8 @@ static void handle(Command *cmd) {
     if (strcmp(cmd->op, "ping") == 0) {
         emit_simple("{\"ev\":\"pong\"}\n");
     } else if (strcmp(cmd->op, "prepare") == 0) {
-        if (runs_started || prepared != NULL) return; /* only ever before the first run */
+        /* Only ever before the first run, and only as PID 1: elsewhere nothing could kill it. */
+        if (runs_started || prepared != NULL || getpid() != 1) return;
         Command *keep = malloc(sizeof *keep);
         if (keep == NULL) die("out of memory");
         *keep = *cmd; /* the command is kept: its buffers are no longer the caller's to free */
@@ -1068,14 +1075,16 @@ static void handle(Command *cmd) {
             emit_exit(cmd->index, "error", 0, 0, 0.0);
             die("%s by a program: no further run in this container", unfit);
         }
+        long oom_before = oom_kills(); /* before anything of this run can be killed */
         Child *ready = take_prepared(cmd);
+        int was_prepared = ready != NULL;
         clean_workdir();
-        emit_start(cmd->index, ready != NULL);
         int error = write_program(cmd);
         if (error == 0 && ready == NULL && (ready = child_spawn(cmd)) == NULL) error = errno;
+        emit_start(cmd->index, was_prepared && error == 0);
         if (error == 0) {
             child = ready;
-            child_go(child, cmd);
+            child_go(child, cmd, oom_before);
         } else { /* e.g. EAGAIN: the process limit is reached; ENOSPC: /tmp is full */
             kill_everything();
             if (ready != NULL) child_discard(ready);

@@ -3,9 +3,12 @@
 // it writes its question to the harness's prompt channel (file descriptor 3: harness.c), then
 // reads one line of stdin byte by byte, so that require("fs").readFileSync(0) still finds the rest;
 // at the end of the input it returns null. alert(text) prints text and a newline.
-// Last, the gate: the process the harness started (its child, main thread) waits for the
-// harness's "go" byte on that channel, which comes once the program's file is in place; so its
-// interpreter may be started before the program exists (harness.c: a program prepared ahead).
+// Last, the gate: the process the harness started waits for the harness's "go" byte on that
+// channel, which comes once the program's file is in place; so its interpreter may be started
+// before the program exists (harness.c: a program prepared ahead). The harness marks that process
+// with DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a
+// subprocess, a worker thread, which gets a copy of process.env, itself again through
+// process.execve) waits.
 "use strict";
 
 const fs = require("fs");
@@ -74,9 +77,8 @@ for (const [name, value] of Object.entries({ prompt, alert })) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
 }
 
-// Preloads run in worker threads too, where process.chdir is Node's "unavailable in a worker"
-// stub (marked `disabled`): much cheaper to test than loading worker_threads (5 ms a start).
-const mainThread = process.chdir.disabled !== true;
-if (channel && process.ppid === 1 && mainThread) {
+const gated = process.env.DECODE_RUNNER_GATE !== undefined;
+delete process.env.DECODE_RUNNER_GATE;
+if (channel && gated) {
   fs.readSync(PROMPT_FD, Buffer.alloc(1), 0, 1, null); // go
 }

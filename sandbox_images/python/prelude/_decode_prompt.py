@@ -5,9 +5,11 @@ an audit hook, which input() calls just before it writes its question to sys.std
 one write to the channel (file descriptor 3: harness.c). No frame of this file is on the stack when
 input() reads or raises (EOFError at the end of the input), so tracebacks show the learner's lines.
 
-First, the gate: the process the harness started (its child) waits for the harness's "go" byte on
-that channel, which comes once the program's file is in place; so its interpreter may be started
-before the program exists (harness.c: a program prepared ahead).
+First, the gate: the process the harness started waits for the harness's "go" byte on that
+channel, which comes once the program's file is in place; so its interpreter may be started before
+the program exists (harness.c: a program prepared ahead). The harness marks that process with
+DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a subprocess, the
+interpreter again through exec) waits.
 """
 
 import os
@@ -19,12 +21,13 @@ CHUNK = 16384
 
 
 def _install():
+    gated = os.environ.pop("DECODE_RUNNER_GATE", None) is not None
     try:
         if not stat.S_ISSOCK(os.fstat(PROMPT_FD).st_mode):
             return
     except OSError:
         return  # not run by the harness
-    if os.getppid() == 1:
+    if gated:
         os.read(PROMPT_FD, 1)  # go
     stdout = sys.stdout
     if stdout is None:
