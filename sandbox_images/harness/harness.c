@@ -36,13 +36,15 @@
  * the prompt channel before it returns, and the harness writes that byte ("go") once the run's
  * file is in place and its clock started. Only the process this harness exec's waits: its
  * environment has GATE_ENV, which the prelude removes before the program runs, so whatever the
- * program starts (a subprocess, a worker thread, itself again through exec) passes. "prepare", accepted only in a container where no run has
- * started yet (a warm pool's, waiting for its submission), starts the first program's interpreter
- * ahead: it boots and waits at the gate, so the interpreter's start-up (10 ms for CPython, 25 ms
- * for Node.js here) is paid while nobody waits. The first "run" with the same file and argv opens
- * that gate instead of starting a process ("prepared": true in its "start" event); any other run
- * kills it and starts afresh. A prepared process never coexists with learner code: it exists only
- * before the container's first run, and becomes that run's process.
+ * program starts (a subprocess, a worker thread, itself again through exec) passes.
+ *
+ * "prepare", accepted only in a container where no run has started yet (a warm pool's, waiting
+ * for its submission), starts the first program's interpreter ahead: it boots and waits at the
+ * gate, so the interpreter's start-up (10 ms for CPython, 25 ms for Node.js here) is paid while
+ * nobody waits. The first "run" with the same file and argv opens that gate instead of starting a
+ * process ("prepared": true in its "start" event); any other run kills it and starts afresh. A
+ * prepared process never coexists with learner code: it exists only before the container's first
+ * run, and becomes that run's process.
  *
  * The host checks every event it receives (runner/sandbox/engine.py): a harness that breaks this
  * protocol ends its submission.
@@ -81,7 +83,7 @@
 #define STREAM_COUNT 3
 #define PROMPT 2 /* the index of the prompt channel among a child's streams */
 
-/* Marks the process this harness starts, for its prelude's gate (removed before the program runs). */
+/* Marks the process this harness starts, for its prelude's gate (removed before the program). */
 #define GATE_ENV "DECODE_RUNNER_GATE=1"
 
 static char *const CHILD_ENV[] = {
