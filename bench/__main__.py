@@ -108,22 +108,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     profile = RESULTS / "profile.speedscope.json" if args.profile else None
     with running_server(args.pool, args.concurrent, profile) as server:
         time.sleep(3)  # let the warm pool fill
+        # (name, workload, mode, client levels). A crowd scenario's 50 clients are measured in
+        # pairs against its own language's engine ceiling (crowd_against_ceiling).
         scenarios = [
-            ("hello check", HELLO, "check"),
-            ("5-test check", FIVE, "check"),
-            ("hello run", HELLO, "run"),
-            ("hello JS check", HELLO_JS, "check"),
-            ("5-test JS check", FIVE_JS, "check"),
+            ("hello check", HELLO, "check", LEVELS),
+            ("5-test check", FIVE, "check", LEVELS),
+            ("hello run", HELLO, "run", (1,)),
+            ("hello JS check", HELLO_JS, "check", (1, CROWD)),
+            ("5-test JS check", FIVE_JS, "check", (1,)),
         ]
-        crowds = {workload[0]: language for language, (_, workload) in CROWDS.items()}
-        for name, (exercise, code), mode in scenarios:
-            if mode == "check" and exercise in (HELLO[0], FIVE[0]):
-                levels = LEVELS
-            else:
-                levels = (1, CROWD) if exercise in crowds and mode == "check" else (1,)
+        crowds = {name: language for language, (name, _) in CROWDS.items()}
+        for name, (exercise, code), mode, levels in scenarios:
             for clients in levels:
-                if mode == "check" and exercise in crowds and clients == CROWD:
-                    language = crowds[exercise]
+                if clients == CROWD and name in crowds:
+                    language = crowds[name]
                     best = max(ceiling, key=lambda level: ceiling[level])
                     trials, median = crowd_against_ceiling(server, best, args.quick, language)
                     key = "crowd_against_ceiling" + ("" if language == "python" else "_js")
