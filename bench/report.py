@@ -121,8 +121,8 @@ def table(r: dict[str, Any]) -> str:
         f" JavaScript (against the JavaScript image's own ceiling):"
         f" {pairs('crowd_against_ceiling_js')}. The 50-client rows above are the median pairs'.",
         f"A cold submission, phase by phase (medians): {cold}.",
-        "Each test after a check's first, (5-test p50 − hello p50) / 4, mostly its interpreter's"
-        f" start: Python {later_test('hello check', '5-test check')},"
+        "Each test after a check's first, (5-test p50 − hello p50) / 4 (its interpreter started"
+        f" during the test before): Python {later_test('hello check', '5-test check')},"
         f" JavaScript {later_test('hello JS check', '5-test JS check')}.",
         f"Server memory: {idle['rss_before_mib']} MiB idle, {idle['rss_with_connections_mib']} MiB with "
         f"{idle['connections']} idle WebSockets.",

@@ -25,7 +25,7 @@ from runner.sandbox.models import (
     Stream,
     Submission,
 )
-from runner.sandbox.programs import program
+from runner.sandbox.programs import prepares_alongside, program
 
 if TYPE_CHECKING:
     from runner.sandbox.engine import Sandbox
@@ -167,7 +167,16 @@ class Session:
     def _run_command(self, index: int, run: Run) -> dict[str, Any]:
         sub = self._submission
         time_s = min(run.time_s or sub.limits.time_s, self._sandbox.settings.max_time_limit_s)
-        file, argv = program(sub.language, sub.limits, self._sandbox.settings.sandbox_runtime)
+        runtime = self._sandbox.settings.sandbox_runtime
+        file, argv = program(sub.language, sub.limits, runtime)
+        following = sub.runs[index + 1] if index + 1 < len(sub.runs) else None
+        # A check's later test: its interpreter boots while this one runs (harness.c).
+        next_ahead = (
+            following is not None
+            and not run.interactive
+            and not following.interactive
+            and prepares_alongside(runtime)
+        )
         return {
             "op": "run",
             "index": index,
@@ -178,6 +187,7 @@ class Session:
             "timeout": time_s,
             "idle": sub.limits.idle_s,
             "output_bytes": sub.limits.output_bytes,
+            "next": next_ahead,
         }
 
     async def _end_early(self, collected: _Collected, broken: str | None) -> RunFinished:

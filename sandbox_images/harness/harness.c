@@ -42,9 +42,22 @@
  * for its submission), starts the first program's interpreter ahead: it boots and waits at the
  * gate, so the interpreter's start-up (10 ms for CPython, 25 ms for Node.js here) is paid while
  * nobody waits. The first "run" with the same file and argv opens that gate instead of starting a
- * process ("prepared": true in its "start" event); any other run kills it and starts afresh. A
- * prepared process never coexists with learner code: it exists only before the container's first
- * run, and becomes that run's process.
+ * process ("prepared": true in its "start" event); any other run kills it and starts afresh.
+ *
+ * The next run's interpreter, alongside. A "run" with "next": true (a check's test, another
+ * non-interactive run of the same program to follow) has the next run's interpreter started as
+ * soon as its own gate opens: it boots while this run's program runs, and waits at its gate. It
+ * then shares the container with learner code of the same uid, so:
+ *  - it is not dumpable (its binary is execute-only: sandbox_images/<language>/Dockerfile), so
+ *    that code cannot ptrace it or open its /proc/<pid>/mem, fd or environ;
+ *  - it starts in START_DIR, which nothing can write to, Python without its user site directory,
+ *    and the sandbox's seccomp profile refuses setting its resource limits: nothing the run leaves
+ *    in /tmp, and no limit, reaches its start-up;
+ *  - what the kernel still allows (a signal, a priority, CPUs, an I/O priority) is checked by
+ *    untouched() once the run's processes are gone: a process that died, is stopped or traced,
+ *    has a signal pending or anything changed is killed, and the next run starts afresh.
+ * kill_everything spares that one process. The host sends "next" only under runc
+ * (runner/sandbox/programs.py: gVisor exec's no execute-only file).
  *
  * The host checks every event it receives (runner/sandbox/engine.py): a harness that breaks this
  * protocol ends its submission.
@@ -70,6 +83,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,8 +97,12 @@
 #define STREAM_COUNT 3
 #define PROMPT 2 /* the index of the prompt channel among a child's streams */
 
-/* Marks the process this harness starts, for its prelude's gate (removed before the program). */
-#define GATE_ENV "DECODE_RUNNER_GATE=1"
+/* Marks the process this harness starts, for its prelude's gate (removed before the program):
+ * the directory to enter once the gate opens. Until then it waits in START_DIR, which no program
+ * can write to, so nothing a running program leaves in WORKDIR reaches an interpreter's start-up
+ * (Node.js looks for a package.json in its working directory before its preloaded prelude). */
+#define GATE_ENV "DECODE_RUNNER_GATE=" WORKDIR
+#define START_DIR "/"
 
 static char *const CHILD_ENV[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
@@ -298,6 +316,7 @@ typedef struct {
     long index;
     Buf code, file, data, stdin_data;
     int has_stdin;
+    int next; /* another run of the same program follows: start its interpreter now */
     char **argv;
     int argc;
     double timeout, idle;
@@ -498,6 +517,9 @@ static int parse_command(const char *line, size_t len, Command *cmd) {
             ok = parse_number(&ps, &cmd->timeout);
         } else if (strcmp(k, "idle") == 0) {
             ok = parse_number(&ps, &cmd->idle);
+        } else if (strcmp(k, "next") == 0) {
+            cmd->next = parse_literal(&ps, "true");
+            ok = cmd->next || parse_literal(&ps, "false");
         } else if (strcmp(k, "output_bytes") == 0) {
             ok = parse_number(&ps, &number);
             cmd->output_bytes = (long)number;
@@ -532,8 +554,9 @@ typedef struct {
 } Child;
 
 static Child *child;
-static Child *prepared;  /* the first run's process, started ahead and waiting at its gate */
+static Child *prepared;  /* the next run's process, started ahead and waiting at its gate */
 static Command *prepared_for; /* the file and argv it was started with */
+static int prepared_alongside; /* it was started while a run's processes were alive */
 static int runs_started; /* "prepare" is refused once a run has started in this container */
 
 static long oom_kills(void) {
@@ -563,8 +586,9 @@ static void reap(void) {
     }
 }
 
-/* Kills every process in the container but this one (PID 1), whatever its group, and waits
- * (briefly) until they are gone: zombies would count against the next run. */
+/* Kills every process in the container but this one (PID 1) and the next run's prepared
+ * process, whatever its group, and waits (briefly) until they are gone: zombies would count
+ * against the next run. */
 static void kill_everything(void) {
     if (getpid() != 1) return; /* anywhere else this would reach the host's processes */
     double deadline = now() + SETTLE_S;
@@ -577,6 +601,7 @@ static void kill_everything(void) {
             char *end;
             long pid = strtol(entry->d_name, &end, 10);
             if (*end != 0 || pid <= 1) continue;
+            if (prepared != NULL && !prepared->exited && pid == prepared->pid) continue;
             others++;
             kill((pid_t)pid, SIGKILL);
         }
@@ -738,7 +763,7 @@ static void clean_workdir(void) {
  * (setpriority, SCHED_IDLE) or its CPUs (sched_setaffinity): nothing in the kernel stops it, even
  * from a non-dumpable PID 1, and every later run would inherit them. */
 static struct rlimit base_limits[RLIM_NLIMITS];
-static int base_nice, base_policy;
+static int base_nice, base_policy, base_ioprio;
 static cpu_set_t base_cpus;
 
 static void snapshot_process_state(void) {
@@ -746,6 +771,7 @@ static void snapshot_process_state(void) {
     base_nice = getpriority(PRIO_PROCESS, 0);
     base_policy = sched_getscheduler(0);
     sched_getaffinity(0, sizeof base_cpus, &base_cpus);
+    base_ioprio = (int)syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
 }
 
 /* Puts back what can be put back. What cannot (a lowered hard limit, a raised nice value) makes
@@ -819,7 +845,7 @@ static Child *child_spawn(Command *cmd) {
         setsid();
         for (int i = 0; i < 4; i++) dup2(theirs[i], i);
         close_from(4);
-        if (chdir(WORKDIR) == 0) {
+        if (chdir(START_DIR) == 0) {
             reset_signals();
             execve(cmd->argv[0], cmd->argv, CHILD_ENV);
         }
@@ -884,14 +910,103 @@ static int same_program(const Command *a, const Command *b) {
     return 1;
 }
 
-/* The prepared process, if it is alive and was started for `cmd`'s program; otherwise it is
- * killed and NULL is returned. Either way nothing is prepared any more. */
+/* Whether the pending-signal masks in /proc/<pid>[/task/<tid>]/status are all empty and the
+ * process is neither stopped nor traced. */
+static int status_clean(const char *path) {
+    FILE *fh = fopen(path, "r");
+    if (fh == NULL) return 0;
+    char line[256];
+    int clean = 1;
+    while (clean && fgets(line, sizeof line, fh)) {
+        char *value = strchr(line, ':');
+        if (value == NULL) continue;
+        *value++ = 0;
+        while (*value == ' ' || *value == '\t') value++;
+        if (strcmp(line, "State") == 0)
+            clean = *value != 'T' && *value != 't' && *value != 'Z' && *value != 'X';
+        else if (strcmp(line, "SigPnd") == 0 || strcmp(line, "ShdPnd") == 0)
+            clean = strspn(value, "0") == strcspn(value, "\n");
+        else if (strcmp(line, "TracerPid") == 0)
+            clean = atol(value) == 0;
+    }
+    fclose(fh);
+    return clean;
+}
+
+/* Whether a process started alongside a run is exactly as it was started, now that the run's
+ * processes are gone. Those had the same uid, and the kernel lets a process of the same uid:
+ *  - ptrace it, read or write its memory, open its descriptors (/proc/<pid>/mem, fd): not a
+ *    process that is not dumpable, which an interpreter is when its binary is execute-only
+ *    (would_dump(): the images make it so for runc); checked here through /proc/<pid>/environ;
+ *  - signal it: one that kills it is seen (exited), a stop, a blocked or pending one here;
+ *  - lower its resource limits, priority, scheduling policy, CPUs or I/O priority (prlimit,
+ *    setpriority, sched_setscheduler, sched_setaffinity, ioprio_set): compared with PID 1's own,
+ *    which the process inherited when it was started.
+ * Anything else found: it is killed, and the run starts its program afresh. */
+
+static int untouched(const Child *c) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)c->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || errno != EACCES) { /* readable by this uid: so was it by the run's processes */
+        if (fd >= 0) close(fd);
+        return 0;
+    }
+    snprintf(path, sizeof path, "/proc/%d/status", (int)c->pid);
+    if (!status_clean(path)) return 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)c->pid);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL) return 0;
+    struct dirent *entry;
+    int clean = 1;
+    while (clean && (entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        char task[96];
+        snprintf(task, sizeof task, "/proc/%d/task/%.16s/status", (int)c->pid, entry->d_name);
+        clean = status_clean(task);
+    }
+    closedir(tasks);
+    if (!clean) return 0;
+    for (int r = 0; r < RLIM_NLIMITS; r++) {
+        struct rlimit now;
+        if (prlimit(c->pid, r, NULL, &now) != 0 || now.rlim_cur != base_limits[r].rlim_cur ||
+            now.rlim_max != base_limits[r].rlim_max)
+            return 0;
+    }
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)c->pid);
+    if (errno != 0 || nice != base_nice || sched_getscheduler(c->pid) != base_policy) return 0;
+    cpu_set_t cpus;
+    if (sched_getaffinity(c->pid, sizeof cpus, &cpus) != 0 || !CPU_EQUAL(&cpus, &base_cpus))
+        return 0;
+    return syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, c->pid) == base_ioprio;
+}
+
+/* A command with `cmd`'s file and argv only, owned by the caller. */
+static Command *program_of(const Command *cmd) {
+    Command *copy = calloc(1, sizeof *copy);
+    if (copy == NULL) die("out of memory");
+    if (cmd->file.data != NULL) { /* a string, as parse_string leaves it: NUL after its length */
+        buf_add(&copy->file, cmd->file.data, cmd->file.len + 1);
+        copy->file.len = cmd->file.len;
+    }
+    copy->argv = calloc((size_t)cmd->argc + 1, sizeof(char *));
+    if (copy->argv == NULL) die("out of memory");
+    for (copy->argc = 0; copy->argc < cmd->argc; copy->argc++)
+        if ((copy->argv[copy->argc] = strdup(cmd->argv[copy->argc])) == NULL) die("out of memory");
+    return copy;
+}
+
+/* The prepared process, if it is alive, was started for `cmd`'s program and, if it was started
+ * alongside a run, is untouched; otherwise it is killed and NULL is returned. Either way nothing
+ * is prepared any more. */
 static Child *take_prepared(Command *cmd) {
     Child *c = prepared;
     Command *was = prepared_for;
     prepared = NULL, prepared_for = NULL;
     if (c == NULL) return NULL;
-    int usable = !child_poll_exit(c) && same_program(was, cmd);
+    int usable = !child_poll_exit(c) && same_program(was, cmd) &&
+                 (!prepared_alongside || untouched(c));
     command_free(was);
     free(was);
     if (usable) return c;
@@ -1050,6 +1165,23 @@ static void child_finish(Child *c) {
     free(c);
 }
 
+/* Starts the next run's interpreter while this run goes on ("next": another run of the same
+ * program follows): it boots on the container's other CPU time and waits at its gate, and
+ * take_prepared checks it was left alone before that run opens its gate. An interactive run is
+ * never given one: its CPU limit counts every process but PID 1. */
+static void prepare_alongside(const Command *cmd) {
+    if (prepared != NULL) return;
+    Command *next = program_of(cmd);
+    prepared = child_spawn(next);
+    prepared_alongside = 1;
+    if (prepared != NULL) {
+        prepared_for = next;
+    } else { /* e.g. the process limit: the next run starts its program itself, or says why not */
+        command_free(next);
+        free(next);
+    }
+}
+
 /* ---- the loop ------------------------------------------------------------------------------- */
 
 static void handle(Command *cmd) {
@@ -1063,6 +1195,7 @@ static void handle(Command *cmd) {
         *keep = *cmd; /* the command is kept: its buffers are no longer the caller's to free */
         memset(cmd, 0, sizeof *cmd);
         prepared = child_spawn(keep);
+        prepared_alongside = 0;
         if (prepared == NULL) { /* the run will start its program afresh, and say why it cannot */
             command_free(keep);
             free(keep);
@@ -1087,6 +1220,7 @@ static void handle(Command *cmd) {
         if (error == 0) {
             child = ready;
             child_go(child, cmd, oom_before);
+            if (cmd->next && !child->interactive && getpid() == 1) prepare_alongside(cmd);
         } else { /* e.g. EAGAIN: the process limit is reached; ENOSPC: /tmp is full */
             kill_everything();
             if (ready != NULL) child_discard(ready);

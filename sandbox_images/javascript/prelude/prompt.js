@@ -8,7 +8,8 @@
 // before the program exists (harness.c: a program prepared ahead). The harness marks that process
 // with DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a
 // subprocess, a worker thread, which gets a copy of process.env, itself again through
-// process.execve) waits.
+// process.execve) waits. Its value is the working directory, entered once the gate opens: until
+// then the process waits in a directory no program can write to.
 "use strict";
 
 const fs = require("fs");
@@ -77,8 +78,9 @@ for (const [name, value] of Object.entries({ prompt, alert })) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
 }
 
-const gated = process.env.DECODE_RUNNER_GATE !== undefined;
+const workdir = process.env.DECODE_RUNNER_GATE;
 delete process.env.DECODE_RUNNER_GATE;
-if (channel && gated) {
+if (channel && workdir !== undefined) {
   fs.readSync(PROMPT_FD, Buffer.alloc(1), 0, 1, null); // go
+  process.chdir(workdir);
 }

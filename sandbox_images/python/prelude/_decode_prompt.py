@@ -9,7 +9,8 @@ First, the gate: the process the harness started waits for the harness's "go" by
 channel, which comes once the program's file is in place; so its interpreter may be started before
 the program exists (harness.c: a program prepared ahead). The harness marks that process with
 DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a subprocess, the
-interpreter again through exec) waits.
+interpreter again through exec) waits. Its value is the working directory, entered once the gate
+opens: until then the process waits in a directory no program can write to.
 """
 
 import os
@@ -21,14 +22,15 @@ CHUNK = 16384
 
 
 def _install():
-    gated = os.environ.pop("DECODE_RUNNER_GATE", None) is not None
+    workdir = os.environ.pop("DECODE_RUNNER_GATE", None)
     try:
         if not stat.S_ISSOCK(os.fstat(PROMPT_FD).st_mode):
             return
     except OSError:
         return  # not run by the harness
-    if gated:
+    if workdir is not None:
         os.read(PROMPT_FD, 1)  # go
+        os.chdir(workdir)
     stdout = sys.stdout
     if stdout is None:
         return
