@@ -761,8 +761,9 @@ found = set()
 with open("/proc/self/maps") as maps:  # /proc/self/mem: not for a process that is not dumpable
     for line in maps:
         span, perms, *rest = line.split()
-        if not perms.startswith("r") or (len(rest) > 3 and rest[3] not in ("[heap]", "[stack]")):
-            continue  # only what the process allocated: a file's mapping may end past the file
+        named = len(rest) > 3 and rest[3] not in ("[heap]", "[stack]")
+        if not perms.startswith("r") or (named and perms[1] != "w"):
+            continue  # what it allocated or wrote: a read-only file mapping may end past its file
         start, end = (int(x, 16) for x in span.split("-"))
         chunk = ctypes.string_at(start, end - start)
         found.update(m.group(1) for m in re.finditer(re.escape(marker) + rb"([0-9a-f]{12})", chunk))

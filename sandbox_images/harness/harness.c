@@ -941,9 +941,9 @@ static int status_clean(const char *path) {
  *  - signal it: one that kills it is seen (exited), a stop, a blocked or pending one here;
  *  - lower its resource limits, priority, scheduling policy, CPUs or I/O priority (prlimit,
  *    setpriority, sched_setscheduler, sched_setaffinity, ioprio_set): compared with PID 1's own,
- *    which the process inherited when it was started.
+ *    which the process inherited when it was started (the seccomp profile refuses prlimit on
+ *    another process under runc, since a limit lowered and restored would not be seen here).
  * Anything else found: it is killed, and the run starts its program afresh. */
-
 static int untouched(const Child *c) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/environ", (int)c->pid);
