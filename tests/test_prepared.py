@@ -209,6 +209,21 @@ async def test_a_prepared_program_that_is_not_the_run_s_is_killed_first(
     assert (end["outcome"], stdout) == ("ok", "[1]\n")  # only the harness: the other is gone
 
 
+async def test_a_prepared_program_that_never_reaches_its_gate_is_started_afresh(
+    launched: tuple[Sandbox, Container], docker_client: Any
+) -> None:
+    """Like Node.js when it could not create a thread: alive, hung before its prelude says
+    "ready" (harness.c: GATE_READY). The run does not wait on it for ever: it is killed, and the
+    same program started afresh runs."""
+    _, container = launched
+    argv = ["/bin/sh", "-c", "[ -s /tmp/main.sh ] && exec /bin/sh /tmp/main.sh; exec sleep 60"]
+    await container.attachment.send({"op": "prepare", "file": "main.sh", "argv": argv})
+    await started(docker_client, container, "sleep 60")  # no file yet: this one hangs
+    start, stdout, end = await harness_run(container, 0, "echo frais", "main.sh", argv)
+    assert start["prepared"] is False
+    assert (end["outcome"], stdout) == ("ok", "frais\n")
+
+
 async def test_prepare_is_refused_once_a_run_has_started(
     launched: tuple[Sandbox, Container], docker_client: Any
 ) -> None:

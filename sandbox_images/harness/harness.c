@@ -51,8 +51,9 @@
  *  - it is not dumpable (its binary is execute-only: sandbox_images/<language>/Dockerfile), so
  *    that code cannot ptrace it or open its /proc/<pid>/mem, fd or environ;
  *  - it starts in START_DIR, which nothing can write to, Python without its user site directory,
- *    and the sandbox's seccomp profile refuses setting its resource limits: nothing the run leaves
- *    in /tmp, and no limit, reaches its start-up;
+ *    and the sandbox's seccomp profile refuses setting its resource limits or scheduling
+ *    attributes: nothing the run leaves in /tmp, and no limit, reaches its start-up;
+ *  - it is used only once its prelude has said GATE_READY (one that hung starting is not);
  *  - what the kernel still allows (a signal, a priority, CPUs, an I/O priority) is checked by
  *    untouched() once the run's processes are gone: a process that died, is stopped or traced,
  *    has a signal pending or anything changed is killed, and the next run starts afresh.
@@ -103,6 +104,11 @@
  * (Node.js looks for a package.json in its working directory before its preloaded prelude). */
 #define GATE_ENV "DECODE_RUNNER_GATE=" WORKDIR
 #define START_DIR "/"
+/* The prelude's first message on the prompt channel, sent just before it waits for "go": a
+ * prepared process is used only once it has said so (an interpreter that could not start, e.g.
+ * Node.js when a thread could not be created, may hang before its gate). */
+#define GATE_READY "ready"
+#define GATE_READY_WAIT_MS 1000 /* with SETTLE_S, within the host's HARNESS_GRACE_S */
 
 static char *const CHILD_ENV[] = {
     "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" WORKDIR, "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
@@ -550,6 +556,7 @@ typedef struct {
     Buf partial[STREAM_COUNT]; /* the incomplete UTF-8 sequence at the end of each stream */
     int close_stdin_when_flushed;
     int heap_exhausted; /* V8 said so on stderr: Node.js aborts before the cgroup's limit */
+    int at_gate;        /* its prelude said GATE_READY: it waits for "go" */
     long oom_before;
 } Child;
 
@@ -997,15 +1004,28 @@ static Command *program_of(const Command *cmd) {
     return copy;
 }
 
-/* The prepared process, if it is alive, was started for `cmd`'s program and, if it was started
- * alongside a run, is untouched; otherwise it is killed and NULL is returned. Either way nothing
- * is prepared any more. */
+/* Whether a prepared process has reached its gate: its prelude's GATE_READY, waited for up to
+ * GATE_READY_WAIT_MS (it may still be starting). Anything else on its prompt channel, its end,
+ * or silence: it is not used. */
+static int reached_gate(Child *c) {
+    if (c->at_gate) return 1;
+    struct pollfd at = {.fd = c->out_fd[PROMPT], .events = POLLIN};
+    if (poll(&at, 1, GATE_READY_WAIT_MS) != 1) return 0;
+    char message[sizeof GATE_READY];
+    ssize_t n = recv(c->out_fd[PROMPT], message, sizeof message, MSG_DONTWAIT);
+    c->at_gate = n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0;
+    return c->at_gate;
+}
+
+/* The prepared process, if it is alive, was started for `cmd`'s program, has reached its gate
+ * and, if it was started alongside a run, is untouched; otherwise it is killed and NULL is
+ * returned. Either way nothing is prepared any more. */
 static Child *take_prepared(Command *cmd) {
     Child *c = prepared;
     Command *was = prepared_for;
     prepared = NULL, prepared_for = NULL;
     if (c == NULL) return NULL;
-    int usable = !child_poll_exit(c) && same_program(was, cmd) &&
+    int usable = !child_poll_exit(c) && same_program(was, cmd) && reached_gate(c) &&
                  (!prepared_alongside || untouched(c));
     command_free(was);
     free(was);
@@ -1118,6 +1138,16 @@ static double child_check_time(Child *c) {
 /* One question on the prompt channel: what the program printed before it is reported first (the
  * program is blocked until the acknowledgement, so nothing it prints after can be there yet). */
 static void child_prompt(Child *c) {
+    if (!c->at_gate) { /* a fresh run's process: its gate's message comes first, unanswered */
+        char message[sizeof GATE_READY];
+        ssize_t n = recv(c->out_fd[PROMPT], message, sizeof message, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0) return;
+        c->at_gate = 1;
+        if (n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0) {
+            recv(c->out_fd[PROMPT], message, sizeof message, MSG_DONTWAIT);
+            return;
+        }
+    }
     for (int s = 0; s < PROMPT; s++)
         while (c->out_fd[s] >= 0 && child_read(c, s) > 0) {
         }

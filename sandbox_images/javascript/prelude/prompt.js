@@ -3,8 +3,8 @@
 // it writes its question to the harness's prompt channel (file descriptor 3: harness.c), then
 // reads one line of stdin byte by byte, so that require("fs").readFileSync(0) still finds the rest;
 // at the end of the input it returns null. alert(text) prints text and a newline.
-// Last, the gate: the process the harness started waits for the harness's "go" byte on that
-// channel, which comes once the program's file is in place; so its interpreter may be started
+// Last, the gate: the process the harness started says "ready" on that channel, then waits for
+// the harness's "go" byte, which comes once the program's file is in place; so its interpreter may be started
 // before the program exists (harness.c: a program prepared ahead). The harness marks that process
 // with DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a
 // subprocess, a worker thread, which gets a copy of process.env, itself again through
@@ -81,6 +81,7 @@ for (const [name, value] of Object.entries({ prompt, alert })) {
 const workdir = process.env.DECODE_RUNNER_GATE;
 delete process.env.DECODE_RUNNER_GATE;
 if (channel && workdir !== undefined) {
+  fs.writeSync(PROMPT_FD, "ready"); // at the gate (harness.c: GATE_READY)
   fs.readSync(PROMPT_FD, Buffer.alloc(1), 0, 1, null); // go
   process.chdir(workdir);
 }

@@ -5,12 +5,14 @@ an audit hook, which input() calls just before it writes its question to sys.std
 one write to the channel (file descriptor 3: harness.c). No frame of this file is on the stack when
 input() reads or raises (EOFError at the end of the input), so tracebacks show the learner's lines.
 
-First, the gate: the process the harness started waits for the harness's "go" byte on that
-channel, which comes once the program's file is in place; so its interpreter may be started before
+First, the gate: the process the harness started says "ready" on that channel, then waits for
+the harness's "go" byte, which comes once the program's file is in place; so its interpreter may be started before
 the program exists (harness.c: a program prepared ahead). The harness marks that process with
 DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a subprocess, the
 interpreter again through exec) waits. Its value is the working directory, entered once the gate
-opens: until then the process waits in a directory no program can write to.
+opens: until then the process waits in a directory no program can write to. Whatever fails there
+ends the process (here, and in the .pth around the import): site would otherwise go on and run
+the program without its gate.
 """
 
 import os
@@ -29,8 +31,12 @@ def _install():
     except OSError:
         return  # not run by the harness
     if workdir is not None:
-        os.read(PROMPT_FD, 1)  # go
-        os.chdir(workdir)
+        try:
+            os.write(PROMPT_FD, b"ready")  # at the gate (harness.c: GATE_READY)
+            os.read(PROMPT_FD, 1)  # go
+            os.chdir(workdir)
+        except BaseException:  # site would go on and run the program without its gate
+            os._exit(70)
     stdout = sys.stdout
     if stdout is None:
         return
