@@ -557,6 +557,7 @@ typedef struct {
     int close_stdin_when_flushed;
     int heap_exhausted; /* V8 said so on stderr: Node.js aborts before the cgroup's limit */
     int at_gate;        /* its prelude said GATE_READY: it waits for "go" */
+    int go_sent, input_given; /* "go", a check's input: written (ahead, by ready_to_go) */
     long oom_before;
 } Child;
 
@@ -875,6 +876,17 @@ static Child *child_spawn(Command *cmd) {
     return c;
 }
 
+/* Opens a started child's gate and gives it a check's whole input, then end of file. */
+static void child_give_go(Child *c, const Command *cmd) {
+    if (!c->go_sent) send(c->out_fd[PROMPT], "", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* go */
+    c->go_sent = 1;
+    if (c->input_given || !cmd->has_stdin) return;
+    c->input_given = c->close_stdin_when_flushed = 1;
+    size_t len = cmd->stdin_data.len;
+    buf_add(&c->pending, cmd->stdin_data.data, len < STDIN_BUFFER_MAX ? len : STDIN_BUFFER_MAX);
+    child_flush(c);
+}
+
 /* Makes a started child run `cmd`, whose file is in place: its clock starts, its gate opens. */
 static void child_go(Child *c, Command *cmd, long oom_before) {
     c->index = cmd->index;
@@ -892,17 +904,12 @@ static void child_go(Child *c, Command *cmd, long oom_before) {
         c->deadline = c->started + cmd->timeout;
     }
     c->check_at = c->started;
-    send(c->out_fd[PROMPT], "", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* go */
-    if (cmd->has_stdin) { /* the whole input, then end of file */
-        c->close_stdin_when_flushed = 1;
-        size_t len = cmd->stdin_data.len;
-        buf_add(&c->pending, cmd->stdin_data.data, len < STDIN_BUFFER_MAX ? len : STDIN_BUFFER_MAX);
-        child_flush(c);
-    }
+    child_give_go(c, cmd);
 }
 
 /* Closes what the harness holds of a child that never ran (its process is killed already). */
 static void child_discard(Child *c) {
+    free(c->pending.data);
     if (c->stdin_fd >= 0) close(c->stdin_fd);
     for (int s = 0; s < STREAM_COUNT; s++)
         if (c->out_fd[s] >= 0) close(c->out_fd[s]);
@@ -1017,22 +1024,37 @@ static int reached_gate(Child *c) {
     return c->at_gate;
 }
 
-/* The prepared process, if it is alive, was started for `cmd`'s program, has reached its gate
- * and, if it was started alongside a run, is untouched; otherwise it is killed and NULL is
- * returned. Either way nothing is prepared any more. */
+/* Kills a prepared process that will not be used (it is no longer `prepared`: not spared). */
+static Child *prepared_discard(Child *c) {
+    kill_everything();
+    child_discard(c);
+    return NULL;
+}
+
+/* The prepared process, if it is alive and was started for `cmd`'s program; otherwise it is
+ * killed and NULL is returned. Either way nothing is prepared any more. */
 static Child *take_prepared(Command *cmd) {
     Child *c = prepared;
     Command *was = prepared_for;
     prepared = NULL, prepared_for = NULL;
     if (c == NULL) return NULL;
-    int usable = !child_poll_exit(c) && same_program(was, cmd) && reached_gate(c) &&
-                 (!prepared_alongside || untouched(c));
+    int usable = !child_poll_exit(c) && same_program(was, cmd);
     command_free(was);
     free(was);
-    if (usable) return c;
-    kill_everything();
-    child_discard(c);
-    return NULL;
+    return usable ? c : prepared_discard(c);
+}
+
+/* `c`, the prepared process taken for `cmd`, if (started alongside a run) it is untouched and
+ * it has reached its gate; otherwise it is killed and NULL is returned. Asked once the run's file
+ * is in place, so "go" and the input are written first: one still starting goes through its gate
+ * as soon as it gets there, and the wait for its GATE_READY costs nothing more (its run's clock
+ * starts right after). What it changes itself after untouched() (the run's processes are gone)
+ * is its own doing. */
+static Child *ready_to_go(Child *c, const Command *cmd) {
+    if (c == NULL) return NULL;
+    if (prepared_alongside && !untouched(c)) return prepared_discard(c);
+    child_give_go(c, cmd);
+    return reached_gate(c) ? c : prepared_discard(c);
 }
 
 static void child_feed(Child *c, const char *data, size_t len) {
@@ -1242,9 +1264,10 @@ static void handle(Command *cmd) {
         }
         long oom_before = oom_kills(); /* before anything of this run can be killed */
         Child *ready = take_prepared(cmd);
-        int was_prepared = ready != NULL;
         clean_workdir();
         int error = write_program(cmd);
+        if (error == 0) ready = ready_to_go(ready, cmd); /* "go" only once the file is there */
+        int was_prepared = ready != NULL;
         if (error == 0 && ready == NULL && (ready = child_spawn(cmd)) == NULL) error = errno;
         emit_start(cmd->index, was_prepared && error == 0);
         if (error == 0) {
