@@ -558,13 +558,13 @@ typedef struct {
     int heap_exhausted; /* V8 said so on stderr: Node.js aborts before the cgroup's limit */
     int at_gate;        /* its prelude said GATE_READY: it waits for "go" */
     int go_sent, input_given; /* "go", a check's input: written (ahead, by ready_to_go) */
+    int alongside;            /* prepared while a run's processes were alive */
     long oom_before;
 } Child;
 
 static Child *child;
 static Child *prepared;  /* the next run's process, started ahead and waiting at its gate */
 static Command *prepared_for; /* the file and argv it was started with */
-static int prepared_alongside; /* it was started while a run's processes were alive */
 static int runs_started; /* "prepare" is refused once a run has started in this container */
 
 static long oom_kills(void) {
@@ -1044,6 +1044,8 @@ static Child *take_prepared(Command *cmd) {
     return usable ? c : prepared_discard(c);
 }
 
+static void prepare_alongside(const Command *cmd);
+
 /* `c`, the prepared process taken for `cmd`, if (started alongside a run) it is untouched and
  * it has reached its gate; otherwise it is killed and NULL is returned. Asked once the run's file
  * is in place, so "go" and the input are written first: one still starting goes through its gate
@@ -1052,8 +1054,10 @@ static Child *take_prepared(Command *cmd) {
  * is its own doing. */
 static Child *ready_to_go(Child *c, const Command *cmd) {
     if (c == NULL) return NULL;
-    if (prepared_alongside && !untouched(c)) return prepared_discard(c);
+    if (c->alongside && !untouched(c)) return prepared_discard(c);
     child_give_go(c, cmd);
+    /* the next run's interpreter starts now, not once this one is through its gate */
+    if (cmd->next && cmd->has_stdin && getpid() == 1) prepare_alongside(cmd);
     return reached_gate(c) ? c : prepared_discard(c);
 }
 
@@ -1219,14 +1223,14 @@ static void child_finish(Child *c) {
 
 /* Starts the next run's interpreter while this run goes on ("next": another run of the same
  * program follows): it boots on the container's other CPU time and waits at its gate, and
- * take_prepared checks it was left alone before that run opens its gate. An interactive run is
- * never given one: its CPU limit counts every process but PID 1. */
+ * ready_to_go checks it was left alone before that run opens its gate. Only for a run with given
+ * input: an interactive run's CPU limit counts every process but PID 1. */
 static void prepare_alongside(const Command *cmd) {
     if (prepared != NULL) return;
     Command *next = program_of(cmd);
     prepared = child_spawn(next);
-    prepared_alongside = 1;
     if (prepared != NULL) {
+        prepared->alongside = 1;
         prepared_for = next;
     } else { /* e.g. the process limit: the next run starts its program itself, or says why not */
         command_free(next);
@@ -1247,7 +1251,6 @@ static void handle(Command *cmd) {
         *keep = *cmd; /* the command is kept: its buffers are no longer the caller's to free */
         memset(cmd, 0, sizeof *cmd);
         prepared = child_spawn(keep);
-        prepared_alongside = 0;
         if (prepared == NULL) { /* the run will start its program afresh, and say why it cannot */
             command_free(keep);
             free(keep);
@@ -1273,7 +1276,7 @@ static void handle(Command *cmd) {
         if (error == 0) {
             child = ready;
             child_go(child, cmd, oom_before);
-            if (cmd->next && !child->interactive && getpid() == 1) prepare_alongside(cmd);
+            if (cmd->next && cmd->has_stdin && getpid() == 1) prepare_alongside(cmd);
         } else { /* e.g. EAGAIN: the process limit is reached; ENOSPC: /tmp is full */
             kill_everything();
             if (ready != NULL) child_discard(ready);
