@@ -46,8 +46,8 @@
  *
  * The next run's interpreter, alongside. A "run" with "next": true (a check's test, another
  * non-interactive run of the same program to follow) has the next run's interpreter started as
- * soon as its own gate opens: it boots while this run's program runs, and waits at its gate. It
- * then shares the container with learner code of the same uid, so:
+ * soon as its own gate is given "go": it boots while this run's program runs, and waits at its
+ * gate. It then shares the container with learner code of the same uid, so:
  *  - it is not dumpable (its binary is execute-only: sandbox_images/<language>/Dockerfile), so
  *    that code cannot ptrace it or open its /proc/<pid>/mem, fd or environ;
  *  - it starts in START_DIR, which nothing can write to, Python without its user site directory,
