@@ -1014,13 +1014,17 @@ static Command *program_of(const Command *cmd) {
 /* Whether a prepared process has reached its gate: its prelude's GATE_READY, waited for up to
  * GATE_READY_WAIT_MS (it may still be starting). Anything else on its prompt channel, its end,
  * or silence: it is not used. */
+static int is_gate_ready(const char *message, ssize_t n) {
+    return n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0;
+}
+
 static int reached_gate(Child *c) {
     if (c->at_gate) return 1;
     struct pollfd at = {.fd = c->out_fd[PROMPT], .events = POLLIN};
     if (poll(&at, 1, GATE_READY_WAIT_MS) != 1) return 0;
     char message[sizeof GATE_READY];
     ssize_t n = recv(c->out_fd[PROMPT], message, sizeof message, MSG_DONTWAIT);
-    c->at_gate = n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0;
+    c->at_gate = is_gate_ready(message, n);
     return c->at_gate;
 }
 
@@ -1057,7 +1061,7 @@ static Child *ready_to_go(Child *c, const Command *cmd) {
     if (c->alongside && !untouched(c)) return prepared_discard(c);
     child_give_go(c, cmd);
     /* the next run's interpreter starts now, not once this one is through its gate */
-    if (cmd->next && cmd->has_stdin && getpid() == 1) prepare_alongside(cmd);
+    prepare_alongside(cmd);
     return reached_gate(c) ? c : prepared_discard(c);
 }
 
@@ -1169,7 +1173,7 @@ static void child_prompt(Child *c) {
         ssize_t n = recv(c->out_fd[PROMPT], message, sizeof message, MSG_PEEK | MSG_DONTWAIT);
         if (n < 0) return;
         c->at_gate = 1;
-        if (n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0) {
+        if (is_gate_ready(message, n)) {
             recv(c->out_fd[PROMPT], message, sizeof message, MSG_DONTWAIT);
             return;
         }
@@ -1226,7 +1230,7 @@ static void child_finish(Child *c) {
  * ready_to_go checks it was left alone before that run opens its gate. Only for a run with given
  * input: an interactive run's CPU limit counts every process but PID 1. */
 static void prepare_alongside(const Command *cmd) {
-    if (prepared != NULL) return;
+    if (!cmd->next || !cmd->has_stdin || getpid() != 1 || prepared != NULL) return;
     Command *next = program_of(cmd);
     prepared = child_spawn(next);
     if (prepared != NULL) {
@@ -1276,7 +1280,7 @@ static void handle(Command *cmd) {
         if (error == 0) {
             child = ready;
             child_go(child, cmd, oom_before);
-            if (cmd->next && cmd->has_stdin && getpid() == 1) prepare_alongside(cmd);
+            prepare_alongside(cmd);
         } else { /* e.g. EAGAIN: the process limit is reached; ENOSPC: /tmp is full */
             kill_everything();
             if (ready != NULL) child_discard(ready);
