@@ -29,9 +29,10 @@ SEVERAL_CPUS = len(os.sched_getaffinity(0)) > 1  # the container sees the host's
 # Test k: finds the next interpreter as soon as it exists (a child of PID 1 other than itself),
 # stops it, plants what its start-up would read from /tmp (a user-site .pth for Python, a
 # package.json for Node.js), lets it go on to its gate, then runs the order it was given as stdin
-# with `pid` in scope (what comes before a "---" line, while it is still stopped). "avant lui" proves the plant came in time: the interpreter had page faults
-# left to take when it was stopped ("trop tard" otherwise). Test k+1 (stdin "témoin") describes
-# itself; the last run has no next interpreter to find.
+# with `pid` in scope (what comes before a "---" line, while it is still stopped). "avant lui"
+# proves the plant came in time: the interpreter had page faults left to take when it was stopped
+# ("trop tard" otherwise). Test k+1 (stdin "témoin") describes itself; the last run has no next
+# interpreter to find.
 ATTACKERS = {
     PY: r"""
 import os, signal, site, sys, time
@@ -224,8 +225,9 @@ ATTACKS: dict[Language, dict[str, tuple[str, str, bool | None]]] = {
         "environ": ("fs.readFileSync(`/proc/${pid}/environ`)", "EACCES", True),
         "pids": (
             "var kids = [];\n"
-            "for (let i = 0; i < 100; i++) kids.push(spawn('/bin/sleep', ['30']).on('error', () => {}));"
-            "\n---\n"
+            "for (let i = 0; i < 100; i++)\n"
+            "  kids.push(spawn('/bin/sleep', ['30']).on('error', () => {}));\n"
+            "---\n"
             "for (const kid of kids) if (kid.pid > 0) process.kill(kid.pid, 'SIGKILL');",
             DONE,
             None,

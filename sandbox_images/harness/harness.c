@@ -1011,6 +1011,20 @@ static Command *program_of(const Command *cmd) {
     return copy;
 }
 
+/* Starts `program` (owned from now on) as the prepared process, waiting at its gate. If it cannot
+ * start (e.g. the process limit), nothing is prepared: the run starts its program itself, or
+ * says why it cannot. */
+static void prepare(Command *program, int alongside) {
+    prepared = child_spawn(program);
+    if (prepared == NULL) {
+        command_free(program);
+        free(program);
+        return;
+    }
+    prepared->alongside = alongside;
+    prepared_for = program;
+}
+
 /* Whether a prepared process has reached its gate: its prelude's GATE_READY, waited for up to
  * GATE_READY_WAIT_MS (it may still be starting). Anything else on its prompt channel, its end,
  * or silence: it is not used. */
@@ -1213,7 +1227,8 @@ static void child_finish(Child *c) {
         long oom_after = oom_kills();
         int counted = c->oom_before >= 0 && oom_after >= 0;
         if ((counted && oom_after > c->oom_before) ||
-            (!counted && code == -SIGKILL) || /* no OOM counter (gVisor): SIGKILL is our best guess */
+            /* no OOM counter (gVisor): SIGKILL is our best guess */
+            (!counted && code == -SIGKILL) ||
             (c->heap_exhausted && (code == -SIGABRT || code == 128 + SIGABRT)))
             outcome = "memory";
         else if (code == -SIGKILL)
@@ -1231,15 +1246,7 @@ static void child_finish(Child *c) {
  * input: an interactive run's CPU limit counts every process but PID 1. */
 static void prepare_alongside(const Command *cmd) {
     if (!cmd->next || !cmd->has_stdin || getpid() != 1 || prepared != NULL) return;
-    Command *next = program_of(cmd);
-    prepared = child_spawn(next);
-    if (prepared != NULL) {
-        prepared->alongside = 1;
-        prepared_for = next;
-    } else { /* e.g. the process limit: the next run starts its program itself, or says why not */
-        command_free(next);
-        free(next);
-    }
+    prepare(program_of(cmd), 1);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
@@ -1250,17 +1257,7 @@ static void handle(Command *cmd) {
     } else if (strcmp(cmd->op, "prepare") == 0) {
         /* Only ever before the first run, and only as PID 1: elsewhere nothing could kill it. */
         if (runs_started || prepared != NULL || getpid() != 1) return;
-        Command *keep = malloc(sizeof *keep);
-        if (keep == NULL) die("out of memory");
-        *keep = *cmd; /* the command is kept: its buffers are no longer the caller's to free */
-        memset(cmd, 0, sizeof *cmd);
-        prepared = child_spawn(keep);
-        if (prepared == NULL) { /* the run will start its program afresh, and say why it cannot */
-            command_free(keep);
-            free(keep);
-        } else {
-            prepared_for = keep;
-        }
+        prepare(program_of(cmd), 0);
     } else if (strcmp(cmd->op, "run") == 0 && child == NULL) {
         runs_started = 1;
         const char *unfit = getpid() == 1 ? restore_process_state() : NULL;

@@ -4,12 +4,12 @@
 // reads one line of stdin byte by byte, so that require("fs").readFileSync(0) still finds the rest;
 // at the end of the input it returns null. alert(text) prints text and a newline.
 // Last, the gate: the process the harness started says "ready" on that channel, then waits for
-// the harness's "go" byte, which comes once the program's file is in place; so its interpreter may be started
-// before the program exists (harness.c: a program prepared ahead). The harness marks that process
-// with DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a
-// subprocess, a worker thread, which gets a copy of process.env, itself again through
-// process.execve) waits. Its value is the working directory, entered once the gate opens: until
-// then the process waits in a directory no program can write to.
+// the harness's "go" byte, which comes once the program's file is in place; so its interpreter
+// may be started before the program exists (harness.c: a program prepared ahead). The harness
+// marks that process with DECODE_RUNNER_GATE in its environment, removed here: nothing the
+// program starts (a subprocess, a worker thread, which gets a copy of process.env, itself again
+// through process.execve) waits. Its value is the working directory, entered once the gate
+// opens: until then the process waits in a directory no program can write to.
 "use strict";
 
 const fs = require("fs");

@@ -6,13 +6,13 @@ one write to the channel (file descriptor 3: harness.c). No frame of this file i
 input() reads or raises (EOFError at the end of the input), so tracebacks show the learner's lines.
 
 First, the gate: the process the harness started says "ready" on that channel, then waits for
-the harness's "go" byte, which comes once the program's file is in place; so its interpreter may be started before
-the program exists (harness.c: a program prepared ahead). The harness marks that process with
-DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a subprocess, the
-interpreter again through exec) waits. Its value is the working directory, entered once the gate
-opens: until then the process waits in a directory no program can write to. Whatever fails there
-ends the process (here, and in the .pth around the import): site would otherwise go on and run
-the program without its gate.
+the harness's "go" byte, which comes once the program's file is in place; so its interpreter may
+be started before the program exists (harness.c: a program prepared ahead). The harness marks that
+process with DECODE_RUNNER_GATE in its environment, removed here: nothing the program starts (a
+subprocess, the interpreter again through exec) waits. Its value is the working directory, entered
+once the gate opens: until then the process waits in a directory no program can write to.
+Whatever fails there ends the process (here, and in the .pth around the import): site would
+otherwise go on and run the program without its gate.
 """
 
 import os
