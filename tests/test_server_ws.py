@@ -147,6 +147,26 @@ async def test_ws_run_hello_world(server: LiveServer) -> None:
 
 
 @pytest.mark.docker
+async def test_ws_output_written_line_by_line_arrives_joined_and_whole(server: LiveServer) -> None:
+    """300 flushed writes, 2 ms apart: each is its own read on the server, yet they reach the
+    client joined (``runner.web.outgoing`` paces output), complete and in order."""
+    lines = 300
+    code = (
+        "import time\n"
+        f"for i in range({lines}):\n"
+        "    print(f'Ligne {i:03d}', flush=True)\n"
+        "    time.sleep(0.002)\n"
+    )
+    async with ws_client(server.ws_url) as client:
+        messages = await client.run("bonjour-monde", code)
+    outputs = [m for m in messages if m["type"] == "output"]
+    assert "".join(m["data"] for m in outputs) == "".join(f"Ligne {i:03d}\n" for i in range(lines))
+    assert {m["stream"] for m in outputs} == {"stdout"}
+    assert len(outputs) <= lines // 2, len(outputs)  # about 10 writes a message at 20 ms
+    assert messages[-1]["type"] == "finished" and messages[-1]["status"] == "ok"
+
+
+@pytest.mark.docker
 async def test_ws_interactive_stdin_and_error_explanation(server: LiveServer) -> None:
     code = "nom = input('Nom ? ')\nprint('Salut', nom)\nprint(nom / 2)"
     async with ws_client(server.ws_url) as client:

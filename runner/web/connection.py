@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,7 +144,7 @@ class Connection:
         """Queue a message; never waits for the client (see ``runner.web.outgoing``)."""
         if self._closed:
             return
-        if not self.outgoing.put(json.dumps(message, ensure_ascii=False)):
+        if not self.outgoing.put(message):
             self._cut_slow_client("its queue is full")
 
     async def _write_loop(self) -> None:
