@@ -113,6 +113,11 @@ def contexts(
         yield open_context
     finally:
         for context in opened:
+            # A route handler may still be fetching for a page whose test is over (the page
+            # refreshes its counts after a run): closing would fail it, and Playwright would raise
+            # that failure inside the next test's first call.
+            for page in context.pages:
+                page.unroute_all(behavior="ignoreErrors")
             context.close()
 
 
