@@ -1025,13 +1025,14 @@ static void prepare(Command *program, int alongside) {
     prepared_for = program;
 }
 
-/* Whether a prepared process has reached its gate: its prelude's GATE_READY, waited for up to
- * GATE_READY_WAIT_MS (it may still be starting). Anything else on its prompt channel, its end,
- * or silence: it is not used. */
+/* Whether `n` bytes read from a prompt channel are exactly its prelude's GATE_READY. */
 static int is_gate_ready(const char *message, ssize_t n) {
     return n == (ssize_t)strlen(GATE_READY) && memcmp(message, GATE_READY, (size_t)n) == 0;
 }
 
+/* Whether a prepared process has reached its gate: its prelude's GATE_READY, waited for up to
+ * GATE_READY_WAIT_MS (it may still be starting). Anything else on its prompt channel, its end,
+ * or silence: it is not used. */
 static int reached_gate(Child *c) {
     if (c->at_gate) return 1;
     struct pollfd at = {.fd = c->out_fd[PROMPT], .events = POLLIN};
